@@ -1,0 +1,1 @@
+"""Kafka consumer entry points: each wires settings to a loop in `engine/`."""

@@ -1,0 +1,1 @@
+"""denialflow runtime: events, store, audit log, worker loop, configuration, logging."""

@@ -1,0 +1,112 @@
+"""The tamper-evident audit log: canonical serialization, hashing and verification.
+
+Each denial's entries form a hash chain: ``hash = sha256(canonical(entry))`` where
+the canonical form includes ``prev_hash``. The denial row keeps the chain's head
+(``audit_seq``, ``audit_head``), so a deleted tail is as visible as an edited,
+inserted or deleted middle entry.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from engine.clock import as_utc
+from engine.models import AuditEntry, Denial
+
+HASHED_FIELDS = (
+    "transition_id", "denial_id", "seq", "event_id", "event_type", "trigger", "from_state", "to_state",
+    "actor", "role", "occurred_at", "recorded_at", "reason", "payload",
+    "source_topic", "source_partition", "source_offset", "prev_hash",
+)  # fmt: skip
+
+
+def _iso(value: datetime) -> str:
+    return as_utc(value).isoformat(timespec="microseconds")
+
+
+def canonical(entry: Mapping[str, Any]) -> bytes:
+    """Stable bytes for an entry: sorted keys, no whitespace, UTC timestamps."""
+    doc = {f: entry[f] for f in HASHED_FIELDS}
+    doc["occurred_at"] = _iso(doc["occurred_at"])
+    doc["recorded_at"] = _iso(doc["recorded_at"])
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(entry: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical(entry)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """The first place the chain does not hold."""
+
+    denial_id: str
+    seq: int | None
+    entry_id: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"denial {self.denial_id}" + (f" seq {self.seq} (audit row id {self.entry_id})" if self.seq else "")
+        return f"{where}: {self.problem}"
+
+
+def _entries(conn: Connection) -> Iterator[Mapping[str, Any]]:
+    table = AuditEntry.__table__
+    stmt = select(table).order_by(table.c.denial_id, table.c.seq).execution_options(yield_per=5000)
+    for row in conn.execute(stmt):
+        yield row._mapping
+
+
+def _heads(conn: Connection) -> dict[str, tuple[int, str | None]]:
+    t = Denial.__table__
+    return {r.id: (r.audit_seq, r.audit_head) for r in conn.execute(select(t.c.id, t.c.audit_seq, t.c.audit_head))}
+
+
+def verify(conn: Connection) -> tuple[int, Break | None]:
+    """Check every chain; return (entries checked, first break or None)."""
+    heads = _heads(conn)
+    checked = 0
+    current: str | None = None
+    expected_seq, prev_hash = 1, None
+
+    def close_chain(denial_id: str) -> Break | None:
+        head = heads.pop(denial_id, None)
+        if head is None:
+            return Break(denial_id, None, None, "audit entries for a denial that does not exist")
+        if head != (expected_seq - 1, prev_hash):
+            return Break(
+                denial_id,
+                expected_seq - 1,
+                None,
+                f"chain ends at seq {expected_seq - 1} but the denial records head seq {head[0]}"
+                " (entries missing or added at the end)",
+            )
+        return None
+
+    for entry in _entries(conn):
+        if entry["denial_id"] != current:
+            if current is not None and (brk := close_chain(current)):
+                return checked, brk
+            current, expected_seq, prev_hash = entry["denial_id"], 1, None
+        checked += 1
+        seq, eid = entry["seq"], entry["id"]
+        if seq != expected_seq:
+            return checked, Break(current, seq, eid, f"sequence gap: expected seq {expected_seq}")
+        if entry["prev_hash"] != prev_hash:
+            return checked, Break(
+                current, seq, eid, "prev_hash does not match the previous entry's hash (entry inserted or removed)"
+            )
+        if entry_hash(entry) != entry["hash"]:
+            return checked, Break(current, seq, eid, "hash does not match the entry's contents (entry altered)")
+        expected_seq, prev_hash = seq + 1, entry["hash"]
+    if current is not None and (brk := close_chain(current)):
+        return checked, brk
+    for denial_id, (seq, _) in sorted(heads.items()):
+        if seq:
+            return checked, Break(denial_id, None, None, f"denial records {seq} audit entries but none exist")
+    return checked, None

@@ -1,0 +1,38 @@
+"""Every setting in one place, read from ``DENIALFLOW_*`` environment variables.
+
+The README's configuration table lists the same names; `Settings` fails fast on a
+value that cannot work (for example a max poll interval below the session timeout).
+"""
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DENIALFLOW_", extra="ignore")
+
+    database_url: str = Field("sqlite:///denialflow.db", description="SQLAlchemy URL; SQLite file or PostgreSQL")
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
+    events_topic: str = "denials.events"
+    transitions_topic: str = "denials.transitions"
+    dlq_topic: str = "denials.dlq"
+    partitions: int = Field(6, ge=1, description="partitions for topics the engine creates")
+    group_id: str = "denialflow-engine"
+    batch_size: int = Field(1000, ge=1, le=50_000, description="max records per poll = per database transaction")
+    poll_timeout_ms: int = Field(200, ge=1)
+    max_poll_interval_ms: int = Field(30_000, ge=1000, description="also the group's rebalance timeout")
+    session_timeout_ms: int = Field(10_000, ge=1000)
+    heartbeat_interval_ms: int = Field(3_000, ge=100)
+    db_retries: int = Field(5, ge=0, description="retries of a batch on a transient database error")
+    routing_file: Path | None = Field(None, description="routing TOML; the packaged default when unset")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    @model_validator(mode="after")
+    def _kafka_timeouts_fit(self) -> Self:
+        if self.heartbeat_interval_ms >= self.session_timeout_ms:
+            raise ValueError("DENIALFLOW_HEARTBEAT_INTERVAL_MS must be below DENIALFLOW_SESSION_TIMEOUT_MS")
+        return self

@@ -1,0 +1,334 @@
+"""The inbound event schema (version 1), validated in one pass from raw bytes.
+
+Every event is an envelope (`event_id`, `type`, `denial_id`, `occurred_at`,
+`actor`, `role`, `data`) whose `data` shape depends on `type`. A pydantic
+discriminated union parses and validates the JSON in one call, and any failure is
+translated into a `Rejected` that names the field and the rule.
+"""
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+from uuid import UUID, uuid5
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from engine.errors import Rejected
+
+SCHEMA_VERSION = 1
+_DENIAL_NAMESPACE = UUID("6f0c1d52-5a43-4c61-9a0e-2f1e8e7d9b10")
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z0-9]{1,5}$")]
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+
+
+class Role(StrEnum):
+    SYSTEM = "system"
+    STAFF = "staff"
+    LEAD = "lead"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class RootCauseCategory(StrEnum):
+    """DOMAIN.md's root-cause taxonomy: where the process broke."""
+
+    INTAKE_REGISTRATION = "intake_registration"
+    ELIGIBILITY_VERIFICATION = "eligibility_verification"
+    PRIOR_AUTHORIZATION = "prior_authorization"
+    SCHEDULING = "scheduling"
+    CLINICAL_DOCUMENTATION = "clinical_documentation"
+    CODING = "coding"
+    CHARGE_ENTRY = "charge_entry"
+    CLAIM_SUBMISSION = "claim_submission"
+    CREDENTIALING_ENROLLMENT = "credentialing_enrollment"
+    CONTRACT_FEE_SCHEDULE = "contract_fee_schedule"
+    PAYER_ERROR = "payer_error"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Adjustment(_Strict):
+    group: Literal["CO", "PR", "OA", "PI", "CR"]
+    reason: Code
+    amount: Decimal = Field(max_digits=14, decimal_places=2)
+    quantity: Decimal | None = None
+
+
+class Patient(_Strict):
+    """PHI: stored, never logged, never put on the change feed."""
+
+    name: Text | None = None
+    member_id: Text | None = None
+    dob: date | None = None
+
+
+class ReceivedData(_Strict):
+    payer_id: Text
+    payer_name: Text
+    claim_control_number: Text
+    line: int = Field(ge=0, description="service line number; 0 = denied at claim level")
+    patient_control_number: Text
+    procedure_code: Text | None = None
+    billed_amount: Money
+    paid_amount: Money = Decimal(0)
+    adjustments: list[Adjustment] = Field(min_length=1)
+    remarks: list[Code] = []
+    date_of_service: date
+    remit_date: date
+    rendering_npi: Annotated[str, StringConstraints(pattern=r"^\d{10}$")] | None = None
+    site: Text | None = None
+    payment_trace: Text | None = None
+    patient: Patient | None = None
+
+
+class AssignedData(_Strict):
+    owner: Text
+    next_action_date: date | None = None
+
+
+class TouchedData(_Strict):
+    note: Text
+    action: Text | None = None
+    next_action_date: date
+
+
+class AppealedData(_Strict):
+    appeal_reference: Text
+    level: int = Field(default=1, ge=1, le=3)
+    deadline: date | None = None
+
+
+class ResubmittedData(_Strict):
+    claim_reference: Text
+
+
+class WrittenOffData(_Strict):
+    adjustment_type: Literal["administrative", "bad_debt", "small_balance", "timely_filing", "contractual", "charity"]
+    amount: Money
+    reason: Text
+
+
+class PayerRespondedData(_Strict):
+    outcome: Literal["paid", "overturned", "upheld"]
+    paid_amount: Money | None = None
+    payment_trace: Text | None = None
+    icn: Text | None = None
+    decision_reference: Text | None = None
+
+
+class EscalatedData(_Strict):
+    rule: Text
+    detail: dict[str, Any] = {}
+
+
+class ReassignedData(_Strict):
+    owner: Text
+    reason: Text
+    next_action_date: date | None = None
+
+
+class RootCause(_Strict):
+    category: RootCauseCategory
+    handoff: Text
+    preventable: bool
+    prevention_owner: Text | None = None
+    prevention_action: Text | None = None
+
+
+class Evidence(_Strict):
+    """Closure evidence; which fields are required depends on the outcome (see guards)."""
+
+    payment_trace: Text | None = None
+    icn: Text | None = None
+    paid_amount: Money | None = None
+    appeal_reference: Text | None = None
+    decision: Text | None = None
+    approver: Text | None = None
+    reason: Text | None = None
+
+
+class ClosedData(_Strict):
+    root_cause: RootCause
+    evidence: Evidence
+
+
+class ReopenedData(_Strict):
+    reason: Text
+
+
+class _Envelope(_Strict):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    denial_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    occurred_at: AwareDatetime
+    actor: Text
+    role: Role
+
+    @model_validator(mode="after")
+    def _denial_id_present(self) -> Self:
+        if self.denial_id is None:
+            raise PydanticCustomError("denial_id_missing", "denial_id is required for this event type")
+        return self
+
+
+def denial_id_for(payer_id: str, claim_control_number: str, line: int) -> str:
+    """The deterministic denial id: one payer claim line is one denial, however often sent."""
+    return uuid5(_DENIAL_NAMESPACE, f"{payer_id}|{claim_control_number}|{line}").hex
+
+
+class DenialReceived(_Envelope):
+    type: Literal["denial.received"]
+    data: ReceivedData
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_denial_id(cls, raw: Any) -> Any:
+        data = raw.get("data") if isinstance(raw, dict) else None
+        if isinstance(data, dict) and {"payer_id", "claim_control_number", "line"} <= data.keys():
+            try:
+                derived = denial_id_for(
+                    str(data["payer_id"]).strip(), str(data["claim_control_number"]).strip(), int(data["line"])
+                )
+            except (TypeError, ValueError):
+                return raw
+            given = raw.get("denial_id")
+            if given is not None and given != derived:
+                raise ValueError(f"denial_id {given!r} differs from the id derived from payer, claim and line")
+            return {**raw, "denial_id": derived}
+        return raw
+
+
+class DenialAssigned(_Envelope):
+    type: Literal["denial.assigned"]
+    data: AssignedData
+
+
+class DenialTouched(_Envelope):
+    type: Literal["denial.touched"]
+    data: TouchedData
+
+
+class DenialAppealed(_Envelope):
+    type: Literal["denial.appealed"]
+    data: AppealedData
+
+
+class DenialResubmitted(_Envelope):
+    type: Literal["denial.resubmitted"]
+    data: ResubmittedData
+
+
+class DenialWrittenOff(_Envelope):
+    type: Literal["denial.written_off"]
+    data: WrittenOffData
+
+
+class DenialPayerResponded(_Envelope):
+    type: Literal["denial.payer_responded"]
+    data: PayerRespondedData
+
+
+class DenialEscalated(_Envelope):
+    type: Literal["denial.escalated"]
+    data: EscalatedData
+
+
+class DenialReassigned(_Envelope):
+    type: Literal["denial.reassigned"]
+    data: ReassignedData
+
+
+class DenialClosed(_Envelope):
+    type: Literal["denial.closed"]
+    data: ClosedData
+
+
+class DenialReopened(_Envelope):
+    type: Literal["denial.reopened"]
+    data: ReopenedData
+
+
+Event = Annotated[
+    DenialReceived
+    | DenialAssigned
+    | DenialTouched
+    | DenialAppealed
+    | DenialResubmitted
+    | DenialWrittenOff
+    | DenialPayerResponded
+    | DenialEscalated
+    | DenialReassigned
+    | DenialClosed
+    | DenialReopened,
+    Field(discriminator="type"),
+]
+EVENT_TYPES: tuple[str, ...] = tuple(
+    m.model_fields["type"].annotation.__args__[0]
+    for m in Event.__origin__.__args__  # type: ignore[attr-defined]
+)
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+_CODES = {
+    "json_invalid": "schema.malformed_json",
+    "json_type": "schema.malformed_json",
+    "union_tag_invalid": "schema.unknown_type",
+    "union_tag_not_found": "schema.missing_field",
+    "missing": "schema.missing_field",
+    "extra_forbidden": "schema.unknown_field",
+    "denial_id_missing": "schema.missing_field",
+}
+
+
+def partition_key(doc: dict[str, Any]) -> bytes:
+    """The Kafka key for an event document: its denial id, derived for a receipt, so all
+    of one denial's events share a partition and stay in order."""
+    return parse(doc).denial_id.encode()  # type: ignore[union-attr]
+
+
+def decode(raw: bytes) -> Event:
+    """Parse and validate one message, or raise `Rejected` naming the first bad field."""
+    try:
+        return _ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        raise _rejection(exc) from None
+
+
+def parse(obj: dict[str, Any]) -> Event:
+    """Validate an already-decoded event (used by replay and the publisher CLI)."""
+    try:
+        return _ADAPTER.validate_python(obj)
+    except ValidationError as exc:
+        raise _rejection(exc) from None
+
+
+def _rejection(exc: ValidationError) -> Rejected:
+    err = exc.errors(include_url=False)[0]
+    kind = err["type"]
+    loc = [str(p) for p in err["loc"]]
+    if loc and loc[0] in EVENT_TYPES:  # the union's tag, not a field
+        loc = loc[1:]
+    if kind == "union_tag_invalid":
+        loc = ["type"]
+    field = ".".join(loc) or ("type" if kind == "union_tag_not_found" else None)
+    if kind == "denial_id_missing":
+        field = "denial_id"
+    message = err["msg"].removeprefix("Value error, ")
+    if kind == "union_tag_invalid":
+        given = err["ctx"].get("tag") if err.get("ctx") else None
+        message = f"unknown event type {given!r}; expected one of {', '.join(EVENT_TYPES)}"
+    return Rejected(_CODES.get(kind, "schema.invalid_field"), message, field)

@@ -1,0 +1,129 @@
+"""The persisted schema (SQLModel tables). Alembic migrations are generated from it.
+
+The hot path reads and writes these tables through their SQLAlchemy ``__table__``
+in batches; the ORM classes are the single definition of the schema.
+"""
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+#: SQLite only auto-increments an ``INTEGER PRIMARY KEY``; PostgreSQL gets a BIGINT identity.
+SERIAL_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_column=Column(DateTime(timezone=True), **kw))
+
+
+class Denial(SQLModel, table=True):
+    """One denied claim line and where it stands. ``patient`` holds PHI."""
+
+    __tablename__ = "denials"
+    __table_args__ = (
+        Index("ix_denials_state_denied", "state", "denied_cents"),
+        Index("ix_denials_team_owner", "team", "owner"),
+        Index("ix_denials_payer_denied", "payer_id", "denied_cents"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    state: str = Field(max_length=20)
+    category: str | None = Field(default=None, max_length=40)
+    side: str | None = Field(default=None, max_length=20)
+    team: str | None = Field(default=None, max_length=60)
+    owner: str | None = Field(default=None, max_length=120)
+    preventable: bool | None = None
+    liability: str | None = Field(default=None, max_length=20)
+    priority: str = Field(max_length=20)
+    touches: int = 0
+    payer_id: str = Field(max_length=80)
+    payer_name: str = Field(max_length=200)
+    claim_control_number: str = Field(max_length=80)
+    line: int
+    patient_control_number: str = Field(max_length=80)
+    procedure_code: str | None = Field(default=None, max_length=60)
+    site: str | None = Field(default=None, max_length=120)
+    rendering_npi: str | None = Field(default=None, max_length=10)
+    primary_group: str | None = Field(default=None, max_length=2)
+    primary_reason: str | None = Field(default=None, max_length=5)
+    carc_codes: str = Field(max_length=400)
+    rarc_codes: str = Field(max_length=400)
+    billed_cents: int = Field(sa_type=BigInteger)
+    paid_cents: int = Field(sa_type=BigInteger)
+    denied_cents: int = Field(sa_type=BigInteger)
+    date_of_service: date
+    remit_date: date
+    received_at: datetime = _ts(nullable=False)
+    next_action_date: date | None = None
+    last_touch_at: datetime | None = _ts(nullable=True)
+    resolution: str | None = Field(default=None, max_length=20)
+    outcome: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    root_cause: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    patient: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    closed_at: datetime | None = _ts(nullable=True)
+    updated_at: datetime = _ts(nullable=False)
+    version: int = 0
+    audit_seq: int = 0
+    audit_head: str | None = Field(default=None, max_length=64)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One transition, append-only, chained per denial: ``hash`` covers the entry and ``prev_hash``."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (UniqueConstraint("denial_id", "seq", name="uq_audit_denial_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
+    transition_id: str = Field(max_length=80, unique=True)
+    denial_id: str = Field(max_length=64)
+    seq: int
+    event_id: str = Field(max_length=200, index=True)
+    event_type: str = Field(max_length=40)
+    trigger: str = Field(max_length=20)
+    from_state: str | None = Field(default=None, max_length=20)
+    to_state: str = Field(max_length=20)
+    actor: str = Field(max_length=500)
+    role: str = Field(max_length=10)
+    occurred_at: datetime = _ts(nullable=False)
+    recorded_at: datetime = _ts(nullable=False, index=True)
+    reason: str | None = Field(default=None, max_length=500)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    source_topic: str | None = Field(default=None, max_length=250)
+    source_partition: int | None = None
+    source_offset: int | None = Field(default=None, sa_type=BigInteger)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Idempotency record: an event id (or a topic/partition/offset for unparseable
+    bytes) seen once, with what became of it. Written in the batch's transaction."""
+
+    __tablename__ = "processed_events"
+
+    event_id: str = Field(primary_key=True, max_length=250)
+    outcome: str = Field(max_length=80)
+    processed_at: datetime = _ts(nullable=False)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to publish after commit (change feed or dead letter); deleted once acknowledged."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
+    topic: str = Field(max_length=250)
+    key: bytes | None = Field(default=None, sa_type=LargeBinary)
+    value: bytes = Field(sa_type=LargeBinary)
+    headers: list[Any] = Field(default_factory=list, sa_type=JSON)

@@ -1,0 +1,191 @@
+"""Turn one polled batch of Kafka records into one database write.
+
+Per record: decode, skip if its event id was already processed, apply it to the
+denial as it stands after the records before it, and collect the audit entries,
+change-feed messages, dead letters and the processed-event record. Nothing here
+talks to Kafka; the worker decides when the write commits and offsets move.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection
+
+from engine import store
+from engine.audit import entry_hash
+from engine.clock import Clock
+from engine.errors import Rejected
+from engine.events import SCHEMA_VERSION, decode
+from workflows.apply import Policy, Step, apply_event
+
+log = structlog.get_logger("denialflow.processor")
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One consumed record, as the processor needs it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    transitions: str
+    dlq: str
+
+
+@dataclass
+class BatchResult:
+    write: store.BatchWrite = field(default_factory=store.BatchWrite)
+    applied: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    transitions: int = 0
+    rejected_by_code: dict[str, int] = field(default_factory=dict)
+
+
+def _feed_message(denial: SimpleNamespace, entry: dict[str, Any]) -> bytes:
+    """The change-feed record: the transition and the denial's new standing, no PHI."""
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        **{k: entry[k] for k in ("transition_id", "denial_id", "seq", "event_id", "event_type", "trigger",
+                                 "from_state", "to_state", "actor", "role", "reason", "hash")},
+        "occurred_at": entry["occurred_at"].isoformat(),
+        "recorded_at": entry["recorded_at"].isoformat(),
+        "denial": {k: getattr(denial, k) for k in ("state", "category", "team", "owner", "touches", "priority",
+                                                   "payer_id", "denied_cents")},
+    }  # fmt: skip
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _dead_letter(msg: Inbound, reason: Rejected, event_id: str | None, topic: str) -> dict[str, Any]:
+    """A dead letter keeps the original bytes as its value; the why travels in headers."""
+    headers = [
+        ["denialflow.error", json.dumps(reason.as_dict())],
+        ["denialflow.source", json.dumps({"topic": msg.topic, "partition": msg.partition, "offset": msg.offset})],
+    ]
+    if event_id:
+        headers.append(["denialflow.event_id", event_id])
+    return {"topic": topic, "key": msg.key, "value": msg.value, "headers": headers}
+
+
+def _salvage_event_id(raw: bytes) -> str | None:
+    """The event id of a message that failed validation, if its JSON carries one:
+    dead letters and idempotency are then keyed the way the sender knows them."""
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None
+    event_id = doc.get("event_id") if isinstance(doc, dict) else None
+    return event_id if isinstance(event_id, str) and 0 < len(event_id) <= 200 else None
+
+
+class Processor:
+    def __init__(self, policy: Policy, topics: Topics, clock: Clock) -> None:
+        self.policy = policy
+        self.topics = topics
+        self.clock = clock
+
+    def process(self, conn: Connection, messages: list[Inbound]) -> BatchResult:
+        now = self.clock()
+        decoded: list[tuple[Inbound, Any, Rejected | None, str]] = []
+        for msg in messages:
+            try:
+                event, error = decode(msg.value), None
+                key = event.event_id
+            except Rejected as exc:
+                event, error = None, exc
+                key = _salvage_event_id(msg.value) or f"kafka:{msg.topic}:{msg.partition}:{msg.offset}"
+            decoded.append((msg, event, error, key))
+        done = store.processed_ids(conn, [d[3] for d in decoded])
+        loaded = store.load_denials(conn, {e.denial_id for _, e, _, _ in decoded if e is not None})
+        current = dict(loaded)
+        result = BatchResult()
+        for msg, event, error, key in decoded:
+            if key in done:
+                result.duplicates += 1
+                continue
+            done.add(key)
+            if error is None:
+                try:
+                    denial, steps = apply_event(event, current.get(event.denial_id), self.policy)
+                except Rejected as exc:
+                    error = exc
+            if error is not None:
+                self._reject(result, msg, event, error, key, now)
+                continue
+            current[denial.id] = denial
+            self._record(result, msg, event, denial, steps, now)
+            result.write.processed.append({"event_id": key, "outcome": "applied", "processed_at": now})
+            result.applied += 1
+        self._collect_denials(result.write, loaded, current, now)
+        return result
+
+    def _reject(self, result: BatchResult, msg: Inbound, event: Any, error: Rejected, key: str, now: datetime) -> None:
+        result.rejected += 1
+        result.rejected_by_code[error.code] = result.rejected_by_code.get(error.code, 0) + 1
+        event_id = key if not key.startswith("kafka:") else None
+        result.write.processed.append({"event_id": key, "outcome": error.code[:80], "processed_at": now})
+        result.write.outbox.append(_dead_letter(msg, error, event_id, self.topics.dlq))
+        log.warning(
+            "event.rejected", code=error.code, field=error.field, detail=error.message, event_id=event_id,
+            denial_id=event.denial_id if event is not None else None,
+            source=f"{msg.topic}/{msg.partition}/{msg.offset}",
+        )  # fmt: skip
+
+    def _record(
+        self, result: BatchResult, msg: Inbound, event: Any, denial: SimpleNamespace, steps: list[Step], now: datetime
+    ) -> None:
+        for step in steps:
+            denial.audit_seq += 1
+            entry = {
+                "transition_id": f"{denial.id}:{denial.audit_seq}",
+                "denial_id": denial.id,
+                "seq": denial.audit_seq,
+                "event_id": event.event_id,
+                "event_type": event.type,
+                "trigger": step.trigger,
+                "from_state": step.from_state,
+                "to_state": step.to_state,
+                "actor": event.actor,
+                "role": event.role.value,
+                "occurred_at": event.occurred_at,
+                "recorded_at": now,
+                "reason": step.reason,
+                "payload": step.payload,
+                "source_topic": msg.topic,
+                "source_partition": msg.partition,
+                "source_offset": msg.offset,
+                "prev_hash": denial.audit_head,
+            }
+            entry["hash"] = denial.audit_head = entry_hash(entry)
+            result.write.audit.append(entry)
+            result.write.outbox.append(
+                {"topic": self.topics.transitions, "key": denial.id.encode(), "value": _feed_message(denial, entry),
+                 "headers": []}
+            )  # fmt: skip
+            result.transitions += 1
+
+    @staticmethod
+    def _collect_denials(
+        write: store.BatchWrite, loaded: dict[str, SimpleNamespace], current: dict[str, SimpleNamespace], now: datetime
+    ) -> None:
+        for denial_id, denial in current.items():
+            before = loaded.get(denial_id)
+            if before is denial:
+                continue
+            denial.updated_at = now
+            if before is None:
+                denial.version = 1
+                write.new_denials.append(store.denial_row(denial))
+            else:
+                denial.version = before.version + 1
+                write.changed_denials.append({**store.denial_row(denial), "_id": denial_id, "_version": before.version})

@@ -1,0 +1,120 @@
+"""The consume -> apply -> commit loop.
+
+Commit order, per polled batch (this is what makes a crash anywhere safe):
+  1. one database transaction: denial rows, audit entries, processed event ids and
+     the outbox (change feed + dead letters) commit together, or not at all;
+  2. the outbox rows are sent and every send acknowledged, then deleted;
+  3. only then are the Kafka offsets committed.
+A crash before 1 redoes the batch; between 1 and 3 the redelivered records are
+found in the processed table and skipped, and `OutboxRelay.sweep` re-sends the
+outbox at start-up. Offsets are committed before the next poll, and a rebalance
+only happens inside poll, so a revoked partition never has uncommitted work.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from kafka import KafkaConsumer
+from kafka.structs import OffsetAndMetadata, TopicPartition
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from engine import store
+from engine.errors import TransientError
+from engine.outbox import OutboxRelay
+from engine.processor import BatchResult, Inbound, Processor
+
+log = structlog.get_logger("denialflow.worker")
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """What the `on_commit` hook hears after each batch (benchmarks use it for latency)."""
+
+    result: BatchResult
+    records: int
+    committed_at: float
+    timestamps_ms: list[int]
+
+
+class Worker:
+    def __init__(
+        self,
+        consumer: KafkaConsumer,
+        relay: OutboxRelay,
+        engine: Engine,
+        processor: Processor,
+        *,
+        batch_size: int,
+        poll_timeout_ms: int,
+        db_retries: int,
+        on_commit: Callable[[Committed], None] | None = None,
+    ) -> None:
+        self.consumer = consumer
+        self.relay = relay
+        self.engine = engine
+        self.processor = processor
+        self.batch_size = batch_size
+        self.poll_timeout_ms = poll_timeout_ms
+        self.db_retries = db_retries
+        self.on_commit = on_commit
+        self.stopping = False
+
+    def stop(self, *_: Any) -> None:
+        """Ask the loop to finish its current batch and return (safe from a signal handler)."""
+        self.stopping = True
+
+    def run(self, until: Callable[[], bool] = lambda: False) -> None:
+        resent = self.relay.sweep()
+        if resent:
+            log.info("outbox.resent", messages=resent)
+        try:
+            while not self.stopping and not until():
+                polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.batch_size)
+                if polled:
+                    self._handle(polled)
+        finally:
+            self.consumer.close(autocommit=False)
+
+    def _handle(self, polled: dict[TopicPartition, list[Any]]) -> None:
+        started = time.perf_counter()
+        records = [r for batch in polled.values() for r in batch]
+        messages = [Inbound(r.topic, r.partition, r.offset, r.key, r.value) for r in records]
+        result, outbox_ids = self._commit_batch(messages)
+        self.relay.publish(result.write.outbox, outbox_ids)
+        self.consumer.commit({tp: OffsetAndMetadata(batch[-1].offset + 1, "", -1) for tp, batch in polled.items()})
+        log.info(
+            "batch.committed",
+            records=len(records),
+            applied=result.applied,
+            transitions=result.transitions,
+            duplicates=result.duplicates,
+            rejected=result.rejected,
+            rejected_by_code=result.rejected_by_code or None,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        if self.on_commit:
+            self.on_commit(Committed(result, len(records), time.time(), [r.timestamp for r in records]))
+
+    def _commit_batch(self, messages: list[Inbound]) -> tuple[BatchResult, list[int]]:
+        """Step 1 of the commit order, retried on transient errors, never half-applied."""
+        for attempt in range(self.db_retries + 1):
+            try:
+                with self.engine.begin() as conn:
+                    result = self.processor.process(conn, messages)
+                    ids = store.write_batch(conn, result.write)
+                return result, ids
+            except (TransientError, IntegrityError, OperationalError) as exc:
+                retry = attempt < self.db_retries
+                log.warning("batch.retry" if retry else "batch.failed", attempt=attempt + 1, error=type(exc).__name__)
+                if not retry:
+                    raise
+                time.sleep(min(0.1 * 2**attempt, 2.0))
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or attempt == self.db_retries:
+                    raise
+                time.sleep(min(0.1 * 2**attempt, 2.0))
+        raise AssertionError("unreachable")

@@ -1,0 +1,1 @@
+"""The denial workflow as data: states, transitions, classification, routing and guards."""

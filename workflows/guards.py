@@ -1,0 +1,107 @@
+"""Guards: the business rules a transition must pass, each refusing with its rule's name."""
+
+from typing import Any
+
+from engine.errors import Rejected
+from engine.events import ClosedData, Role, RootCauseCategory
+from workflows.denial import State
+
+ROLES_BY_EVENT: dict[str, frozenset[Role]] = {
+    "denial.received": frozenset({Role.SYSTEM}),
+    "denial.assigned": frozenset({Role.SYSTEM, Role.LEAD}),
+    "denial.payer_responded": frozenset({Role.SYSTEM, Role.STAFF, Role.LEAD}),
+    "denial.escalated": frozenset({Role.SYSTEM, Role.LEAD}),
+    "denial.written_off": frozenset({Role.LEAD}),
+    "denial.reassigned": frozenset({Role.LEAD}),
+    "denial.reopened": frozenset({Role.LEAD}),
+}
+#: Events only the denial's named owner (as staff) or a lead may send.
+OWNER_OR_LEAD = frozenset({"denial.touched", "denial.appealed", "denial.resubmitted", "denial.closed"})
+
+
+def _short(event_type: str) -> str:
+    return event_type.removeprefix("denial.")
+
+
+def check_actor(event: Any, denial: Any | None) -> None:
+    """Who may send this event: auditors never write; some events are lead-only."""
+    if event.role == Role.AUDITOR:
+        raise Rejected("guard.auditor_is_read_only", "auditors may read and replay, never change a denial", "role")
+    if denial is not None and denial.state == State.CLOSED and event.type != "denial.reopened":
+        raise Rejected(
+            "guard.closed_is_final",
+            f"{event.type} refused: the denial is closed; only denial.reopened by a lead with a reason applies",
+        )
+    allowed = ROLES_BY_EVENT.get(event.type)
+    if allowed is not None and event.role not in allowed:
+        roles = " or ".join(sorted(allowed))
+        raise Rejected(
+            f"guard.{_short(event.type)}_requires_{'_or_'.join(sorted(allowed))}",
+            f"{event.type} requires role {roles}; got {event.role.value}",
+            "role",
+        )
+    if event.type in OWNER_OR_LEAD:
+        if event.role == Role.LEAD:
+            return
+        if event.role != Role.STAFF or denial is None or event.actor != denial.owner:
+            raise Rejected(
+                f"guard.{_short(event.type)}_requires_owner_or_lead",
+                f"{event.type} may be sent only by the assigned owner ({denial.owner if denial else None}) or a lead",
+                "actor",
+            )
+    if (
+        event.type == "denial.appealed"
+        and denial is not None
+        and denial.state == State.ESCALATED
+        and event.role != Role.LEAD
+    ):
+        raise Rejected(
+            "guard.escalated_appeal_requires_lead", "an escalated denial's appeal is filed by a lead", "role"
+        )
+
+
+def check_close(data: ClosedData, denial: Any) -> None:
+    """Close needs a root cause from the taxonomy and evidence matching the outcome."""
+    cause = data.root_cause
+    if cause.category == RootCauseCategory.PAYER_ERROR and cause.preventable:
+        raise Rejected(
+            "guard.close_payer_error_not_preventable",
+            "a payer error is never preventable",
+            "data.root_cause.preventable",
+        )
+    if cause.preventable and not cause.prevention_owner:
+        raise Rejected(
+            "guard.close_preventable_needs_prevention_owner",
+            "a preventable root cause names the prevention owner",
+            "data.root_cause.prevention_owner",
+        )
+    ev = data.evidence
+    outcome = denial.outcome or {}
+    if denial.resolution == "paid":
+        _need(ev.payment_trace or ev.icn, "payment_trace", "a paid denial closes with the payment trace or ICN")
+        _need(ev.paid_amount, "paid_amount", "a paid denial closes with the amount paid")
+    elif denial.resolution == "overturned":
+        _need(ev.appeal_reference, "appeal_reference", "an overturned appeal closes with the appeal reference")
+        _need(ev.decision, "decision", "an overturned appeal closes with the payer's decision")
+        filed = (outcome.get("appeal") or {}).get("appeal_reference")
+        if filed and ev.appeal_reference != filed:
+            raise Rejected(
+                "guard.close_evidence_mismatch",
+                f"appeal reference {ev.appeal_reference!r} does not match the appeal filed ({filed!r})",
+                "data.evidence.appeal_reference",
+            )
+    elif denial.resolution == "written_off":
+        _need(ev.approver, "approver", "a write-off closes with the approving lead")
+        _need(ev.reason, "reason", "a write-off closes with its reason")
+        approver = (outcome.get("write_off") or {}).get("approver")
+        if ev.approver != approver:
+            raise Rejected(
+                "guard.close_evidence_mismatch",
+                f"approver {ev.approver!r} is not the lead who approved the write-off ({approver!r})",
+                "data.evidence.approver",
+            )
+
+
+def _need(value: object, field: str, message: str) -> None:
+    if value is None:
+        raise Rejected("guard.close_requires_evidence", message, f"data.evidence.{field}")

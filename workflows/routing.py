@@ -1,0 +1,49 @@
+"""Route a classified denial to a team and a named owner, from a TOML table.
+
+The pick among a team's owners is a stable hash of the denial id, so routing is
+deterministic (replays and redeliveries land on the same person) and spreads
+work evenly across owners over many denials.
+"""
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    team: str
+    owners: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    defaults: dict[str, Route]
+    overrides: dict[tuple[str, str], Route]
+    first_action_days: int
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Routing":
+        """Read the routing file (the packaged default when ``path`` is None)."""
+        text = path.read_text() if path else resources.files("workflows.data").joinpath("routing.toml").read_text()
+        doc: dict[str, Any] = tomllib.loads(text)
+        defaults = {cat: _route(v) for cat, v in doc.get("teams", {}).items()}
+        overrides = {
+            (payer, cat): _route(v) for payer, cats in doc.get("payers", {}).items() for cat, v in cats.items()
+        }
+        return cls(defaults, overrides, int(doc.get("first_action_days", 7)))
+
+    def route(self, payer_id: str, category: str, denial_id: str) -> tuple[str, str | None]:
+        """(team, owner) for a denial; owner is None when the team has nobody named."""
+        route = self.overrides.get((payer_id, category)) or self.defaults.get(category)
+        if route is None:
+            return category, None
+        if not route.owners:
+            return route.team, None
+        return route.team, route.owners[int(denial_id[:8], 16) % len(route.owners)]
+
+
+def _route(value: dict[str, Any]) -> Route:
+    return Route(str(value["team"]), tuple(str(o) for o in value.get("owners", ())))
