@@ -1,0 +1,89 @@
+"""Shared fixtures: one bundled broker per session, real SQLite and PostgreSQL stores.
+
+PostgreSQL is required: if it cannot be reached the store tests error out (they
+never skip), so a CI machine without it fails loudly.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from engine.broker import BundledBroker
+from engine.config import Settings
+from engine.db import make_engine, normalize_url, upgrade
+from engine.kafka import ensure_topics
+from engine.logs import configure
+
+PG_ADMIN_URL = os.environ.get("DENIALFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+configure("WARNING")
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[BundledBroker]:
+    with BundledBroker() as b:
+        yield b
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A throwaway database for this session, migrated once."""
+    name = f"denialflow_test_{os.getpid()}"
+    admin = create_engine(normalize_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # any failure to reach PostgreSQL must fail the run, not skip it
+        pytest.fail(f"PostgreSQL is required for the store tests ({PG_ADMIN_URL}): {exc}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE denials, audit_entries, processed_events, outbox RESTART IDENTITY"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'denialflow.db'}"
+        upgrade(url)
+        return url
+    url = request.getfixturevalue("pg_url")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def settings(broker: BundledBroker, db_url: str) -> Settings:
+    """Settings with this test's own topics and consumer group on the session broker."""
+    tag = uuid.uuid4().hex[:10]
+    s = Settings(
+        database_url=db_url,
+        bootstrap_servers=broker.bootstrap,
+        events_topic=f"{tag}.events",
+        transitions_topic=f"{tag}.transitions",
+        dlq_topic=f"{tag}.dlq",
+        group_id=f"{tag}.engine",
+        partitions=3,
+        batch_size=200,
+        poll_timeout_ms=100,
+        max_poll_interval_ms=1000,
+        session_timeout_ms=1000,
+        heartbeat_interval_ms=200,
+    )
+    ensure_topics(s)
+    return s

@@ -1,0 +1,77 @@
+"""Event documents for tests, valid by default; override what a test is about."""
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from engine.events import denial_id_for, parse
+
+_ids = itertools.count(1)
+T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+LEAD = ("lena.lead", "lead")
+SYSTEM = ("clearinghouse", "system")
+
+
+def received_doc(
+    n: int = 1,
+    adjustments: list[tuple[str, str, str]] | None = None,
+    remarks: list[str] | None = None,
+    payer_id: str = "AETNA",
+    **data: Any,
+) -> dict[str, Any]:
+    adj = adjustments or [("CO", "197", "350.00")]
+    doc = {
+        "event_id": f"rcv-{n}-{next(_ids)}",
+        "type": "denial.received",
+        "occurred_at": T0.isoformat(),
+        "actor": SYSTEM[0],
+        "role": SYSTEM[1],
+        "data": {
+            "payer_id": payer_id,
+            "payer_name": payer_id.title(),
+            "claim_control_number": f"CCN{n:06d}",
+            "line": 1,
+            "patient_control_number": f"PCN{n}",
+            "procedure_code": "90837",
+            "billed_amount": "400.00",
+            "paid_amount": "0.00",
+            "adjustments": [{"group": g, "reason": r, "amount": a} for g, r, a in adj],
+            "remarks": remarks or [],
+            "date_of_service": "2026-09-10",
+            "remit_date": "2026-09-30",
+            "rendering_npi": "1234567890",
+            "patient": {"name": "Ada Q Patient", "member_id": "MBR-PHI-778899", "dob": "1970-01-02"},
+            **data,
+        },
+    }
+    return doc
+
+
+def received_id(doc: dict[str, Any]) -> str:
+    d = doc["data"]
+    return denial_id_for(d["payer_id"], d["claim_control_number"], d["line"])
+
+
+def event_doc(
+    type_: str, denial_id: str, actor: tuple[str, str], data: dict[str, Any], day: int = 1, event_id: str | None = None
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id or f"e-{next(_ids)}",
+        "type": type_,
+        "denial_id": denial_id,
+        "occurred_at": (T0 + timedelta(days=day)).isoformat(),
+        "actor": actor[0],
+        "role": actor[1],
+        "data": data,
+    }
+
+
+def touch(denial_id: str, owner: str, day: int = 1) -> dict[str, Any]:
+    return event_doc(
+        "denial.touched", denial_id, (owner, "staff"), {"note": "called", "next_action_date": "2026-10-20"}, day
+    )
+
+
+def ev(doc: dict[str, Any]) -> Any:
+    """Validate a document into an event object, as the worker would."""
+    return parse(doc)

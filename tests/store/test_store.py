@@ -1,0 +1,183 @@
+"""The store, the audit chain and replay on real SQLite and PostgreSQL (one suite, both adapters)."""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, delete, insert, select, update
+
+from engine import store
+from engine.audit import entry_hash, verify
+from engine.db import make_engine
+from engine.demo import demo_events, poison_messages
+from engine.errors import ConcurrencyConflict
+from engine.processor import BatchResult, Inbound, Processor, Topics
+from engine.replay import replay
+from tests.factories import received_doc, received_id, touch
+from workflows.policy import LivePolicy
+from workflows.routing import Routing
+
+NOW = datetime(2026, 10, 5, 8, 0, tzinfo=UTC)
+PROCESSOR = Processor(LivePolicy(Routing.load()), Topics("feed", "dlq"), lambda: NOW)
+
+
+def inbound(items: list[dict[str, Any] | bytes], start: int = 0) -> list[Inbound]:
+    return [
+        Inbound("events", 0, start + i, None, item if isinstance(item, bytes) else json.dumps(item).encode())
+        for i, item in enumerate(items)
+    ]
+
+
+def commit(engine: Engine, messages: list[Inbound]) -> tuple[BatchResult, list[int]]:
+    with engine.begin() as conn:
+        result = PROCESSOR.process(conn, messages)
+        return result, store.write_batch(conn, result.write)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Engine:
+    e = make_engine(db_url)
+    yield e
+    e.dispose()
+
+
+@pytest.fixture
+def demo(engine: Engine) -> list[Inbound]:
+    messages = inbound([*demo_events(30), *poison_messages()])
+    commit(engine, messages[:70])
+    commit(engine, messages[70:])
+    return messages
+
+
+def test_a_batch_writes_denials_audit_processed_and_outbox_together(engine: Engine) -> None:
+    doc = received_doc(1)
+    result, ids = commit(engine, inbound([doc, touch(received_id(doc), "x")]))
+    assert (result.applied, result.rejected, result.transitions) == (1, 1, 3)
+    assert len(ids) == 4 and ids == sorted(ids)  # 3 transitions + 1 dead letter, in order
+    with engine.connect() as conn:
+        d = store.get_denial(conn, received_id(doc))
+        assert (d.state, d.version, d.audit_seq) == ("assigned", 1, 3)
+        assert [e["trigger"] for e in store.history(conn, d.id)] == ["receive", "classify", "assign"]
+        assert store.processed_ids(conn, [doc["event_id"], "nope"]) == {doc["event_id"]}
+        assert len(store.pending_outbox(conn, 100)) == 4
+
+
+def test_the_same_events_again_change_nothing(engine: Engine, demo: list[Inbound]) -> None:
+    with engine.connect() as conn:
+        before = verify(conn)[0]
+    result, ids = commit(engine, demo)
+    assert (result.applied, result.rejected, result.duplicates, ids) == (0, 0, len(demo), [])
+    with engine.connect() as conn:
+        assert verify(conn) == (before, None)
+
+
+def test_duplicates_inside_one_batch_apply_once(engine: Engine) -> None:
+    doc = received_doc(2)
+    result, _ = commit(engine, inbound([doc, doc, doc]))
+    assert (result.applied, result.duplicates, result.transitions) == (1, 2, 3)
+
+
+def test_a_stale_version_is_a_conflict_not_an_overwrite(engine: Engine) -> None:
+    doc = received_doc(3)
+    commit(engine, inbound([doc]))
+    with engine.connect() as conn:
+        denial = store.get_denial(conn, received_id(doc))
+    row = {**store.denial_row(denial), "_id": denial.id, "_version": denial.version - 1}
+    with pytest.raises(ConcurrencyConflict), engine.begin() as conn:
+        store.write_batch(conn, store.BatchWrite(changed_denials=[row]))
+
+
+def test_rejections_are_recorded_dead_lettered_and_keyed(engine: Engine) -> None:
+    result, _ = commit(engine, inbound(poison_messages()))
+    assert result.rejected == 4 and result.applied == 0
+    with engine.connect() as conn:
+        letters = [r for r in store.pending_outbox(conn, 10) if r["topic"] == "dlq"]
+    assert [bytes(r["value"]) for r in letters] == poison_messages()
+    error = json.loads(dict(letters[1]["headers"])["denialflow.error"])
+    assert error["code"] == "schema.unknown_type" and error["field"] == "type"
+    source = json.loads(dict(letters[0]["headers"])["denialflow.source"])
+    assert source == {"topic": "events", "partition": 0, "offset": 0}
+
+
+def test_outbox_rows_are_deleted_by_id(engine: Engine) -> None:
+    _, ids = commit(engine, inbound([received_doc(4)]))
+    with engine.begin() as conn:
+        store.delete_outbox(conn, ids[:2])
+    with engine.connect() as conn:
+        assert [r["id"] for r in store.pending_outbox(conn, 10)] == ids[2:]
+
+
+def test_phi_never_reaches_the_log(engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = received_doc(5)
+    bad = {**received_doc(5), "event_id": "again"}  # a second receipt: rejected and logged
+    commit(engine, inbound([doc, bad]))
+    err = capsys.readouterr().err
+    assert "workflow.denial_exists" in err
+    for phi in ("Ada Q Patient", "MBR-PHI-778899", "1970-01-02"):
+        assert phi not in err
+
+
+def test_audit_verify_passes_on_an_honest_log(engine: Engine, demo: list[Inbound]) -> None:
+    with engine.connect() as conn:
+        checked, broken = verify(conn)
+    assert broken is None and checked > 100
+
+
+def _tamper(engine: Engine, action: str) -> str:
+    a = store.AUDIT
+    with engine.begin() as conn:
+        victim = conn.execute(select(a).where(a.c.seq == 4).order_by(a.c.denial_id).limit(1)).mappings().one()
+        if action == "update":
+            conn.execute(update(a).where(a.c.id == victim["id"]).values(actor="someone.else"))
+        elif action == "delete":
+            conn.execute(delete(a).where(a.c.id == victim["id"]))
+        elif action == "delete_last":
+            last = conn.scalar(select(a.c.id).where(a.c.denial_id == victim["denial_id"]).order_by(a.c.seq.desc()))
+            conn.execute(delete(a).where(a.c.id == last))
+        elif action == "insert":
+            later = (a.c.denial_id == victim["denial_id"], a.c.seq >= 4)
+            conn.execute(update(a).where(*later).values(seq=a.c.seq + 1000))  # two steps: seq is unique
+            conn.execute(update(a).where(*later).values(seq=a.c.seq - 999))
+            forged = {**{k: v for k, v in victim.items() if k != "id"}, "transition_id": "forged", "reason": "forged"}
+            forged["hash"] = entry_hash(forged)  # a careful forger re-hashes the row it inserts
+            conn.execute(insert(a).values(forged))
+    return victim["denial_id"]
+
+
+@pytest.mark.parametrize(
+    ("action", "problem"),
+    [
+        ("update", "altered"),
+        ("delete", "sequence gap"),
+        ("delete_last", "head seq"),
+        ("insert", "prev_hash"),
+    ],
+)
+def test_audit_verify_names_the_first_broken_entry(
+    engine: Engine, demo: list[Inbound], action: str, problem: str
+) -> None:
+    denial_id = _tamper(engine, action)
+    with engine.connect() as conn:
+        _, broken = verify(conn)
+    assert broken is not None and broken.denial_id == denial_id
+    assert problem in broken.problem
+
+
+def test_replay_reaches_the_stored_state_for_every_denial(engine: Engine, demo: list[Inbound]) -> None:
+    with engine.connect() as conn:
+        ids = list(conn.scalars(select(store.DENIALS.c.id)))
+        reports = [replay(store.get_denial(conn, i), store.history(conn, i)) for i in ids]
+    assert len(reports) == 30
+    assert all(r.ok for r in reports), [r.mismatches for r in reports if not r.ok]
+
+
+def test_replay_reports_a_denial_row_that_disagrees_with_its_log(engine: Engine, demo: list[Inbound]) -> None:
+    d = store.DENIALS
+    with engine.begin() as conn:
+        victim = conn.scalar(select(d.c.id).where(d.c.state == "closed").order_by(d.c.id).limit(1))
+        conn.execute(update(d).where(d.c.id == victim).values(state="worked", touches=9))
+    with engine.connect() as conn:
+        report = replay(store.get_denial(conn, victim), store.history(conn, victim))
+    assert not report.ok
+    assert any("state" in m for m in report.mismatches) and any("touches" in m for m in report.mismatches)

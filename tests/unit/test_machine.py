@@ -1,0 +1,44 @@
+from types import SimpleNamespace
+
+import pytest
+
+from engine.errors import Rejected
+from workflows.denial import MACHINE, TRANSITIONS, State, fire
+
+
+def _sources(trigger: str) -> set[str]:
+    t = next(t for t in TRANSITIONS if t["trigger"] == trigger)
+    return {s.value for s in (t["source"] if isinstance(t["source"], list) else [t["source"]])}
+
+
+def test_every_state_is_reachable_and_closed_leaves_only_by_reopen() -> None:
+    dests = {t["dest"].value for t in TRANSITIONS}
+    assert dests | {State.RECEIVED.value} == {s.value for s in State}
+    leaving_closed = [t["trigger"] for t in TRANSITIONS if State.CLOSED.value in _sources(t["trigger"])]
+    assert leaving_closed == ["reopen"]
+
+
+def test_escalated_exits_are_write_off_appeal_and_reassign() -> None:
+    exits = {t["trigger"] for t in TRANSITIONS if State.ESCALATED.value in _sources(t["trigger"])}
+    assert exits == {"write_off", "appeal", "reassign"}
+
+
+def test_no_auto_transitions_on_the_shared_machine() -> None:
+    assert not any(name.startswith("to_") for name in MACHINE.events)
+
+
+def test_fire_moves_state_and_returns_both_ends() -> None:
+    d = SimpleNamespace(state="assigned")
+    assert fire(d, "touch") == ("assigned", "worked")
+    assert fire(d, "touch") == ("worked", "worked")
+    assert d.state == "worked"
+
+
+@pytest.mark.parametrize(("state", "trigger"), [("closed", "appeal"), ("received", "touch"), ("worked", "close")])
+def test_invalid_transition_names_trigger_and_state_and_changes_nothing(state: str, trigger: str) -> None:
+    d = SimpleNamespace(state=state)
+    with pytest.raises(Rejected) as err:
+        fire(d, trigger)
+    assert err.value.code == "workflow.invalid_transition"
+    assert trigger in err.value.message and state in err.value.message
+    assert d.state == state
