@@ -1,6 +1,8 @@
 """The `denials.events` consumer: the engine's worker process."""
 
 import signal
+
+import structlog
 from collections.abc import Callable
 
 from engine.clock import Clock, system_clock
@@ -12,6 +14,8 @@ from engine.processor import Processor, Topics
 from engine.worker import Committed, Worker
 from workflows.policy import LivePolicy
 from workflows.routing import Routing
+
+log = structlog.get_logger("denialflow.worker")
 
 
 def build_worker(
@@ -41,6 +45,7 @@ def run(settings: Settings) -> None:
     worker = build_worker(settings)
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
+    log.info("worker.started", topic=settings.events_topic, group=settings.group_id)
     try:
         worker.run()
     finally:

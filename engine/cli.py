@@ -151,3 +151,7 @@ def topics_create(bootstrap_servers: KafkaOpt = None) -> None:
 
 def main() -> None:
     app(prog_name="denialflow")
+
+
+if __name__ == "__main__":
+    main()

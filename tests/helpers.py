@@ -2,7 +2,10 @@
 
 import json
 import threading
+import time
+import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -10,10 +13,11 @@ from sqlalchemy import select
 
 from consumers.denial_events import build_worker
 from engine import store
+from engine.clock import as_utc
 from engine.config import Settings
 from engine.db import make_engine
 from engine.events import partition_key
-from engine.kafka import make_producer
+from engine.kafka import ensure_topics, make_producer
 from engine.worker import Committed
 
 
@@ -50,8 +54,6 @@ class Progress:
 
 def run_worker(settings: Settings, expected: int, timeout: float = 60.0) -> Progress:
     """Run a worker in this thread until ``expected`` records are committed."""
-    import time
-
     progress = Progress()
     worker = build_worker(settings, on_commit=progress)
     deadline = time.monotonic() + timeout
@@ -84,19 +86,62 @@ VOLATILE_DENIAL = {"updated_at", "version"}
 VOLATILE_AUDIT = {"id", "recorded_at", "hash", "prev_hash"}
 
 
+def _plain(row: Any, drop: set[str]) -> dict[str, Any]:
+    return {k: as_utc(v) if isinstance(v, datetime) else v for k, v in row._mapping.items() if k not in drop}
+
+
 def snapshot(url: str) -> dict[str, Any]:
-    """The store's content minus what legitimately differs between two runs (batch timing)."""
+    """The store's content minus what legitimately differs between two runs (batch timing),
+    in a form that compares equal across SQLite and PostgreSQL."""
     engine = make_engine(url)
     with engine.connect() as conn:
-        denials = {
-            r.id: {k: v for k, v in r._mapping.items() if k not in VOLATILE_DENIAL | {"audit_head"}}
-            for r in conn.execute(select(store.DENIALS))
-        }
+        denials = {r.id: _plain(r, VOLATILE_DENIAL | {"audit_head"}) for r in conn.execute(select(store.DENIALS))}
         audit = [
-            {k: v for k, v in r._mapping.items() if k not in VOLATILE_AUDIT}
+            _plain(r, VOLATILE_AUDIT)
             for r in conn.execute(select(store.AUDIT).order_by(store.AUDIT.c.denial_id, store.AUDIT.c.seq))
         ]
         processed = {r.event_id: r.outcome for r in conn.execute(select(store.PROCESSED))}
         outbox = conn.scalar(select(store.func.count()).select_from(store.OUTBOX))
     engine.dispose()
     return {"denials": denials, "audit": audit, "processed": processed, "outbox_left": outbox}
+
+
+def variant(settings: Settings, **changes: Any) -> Settings:
+    """The same events topic with a fresh group and fresh output topics (and any other change)."""
+    tag = uuid.uuid4().hex[:8]
+    fresh = {
+        "group_id": f"{settings.group_id}.{tag}",
+        "transitions_topic": f"{settings.transitions_topic}.{tag}",
+        "dlq_topic": f"{settings.dlq_topic}.{tag}",
+    }
+    new = settings.model_copy(update={**fresh, **changes})
+    ensure_topics(new)
+    return new
+
+
+def _count(url: str, table: Any) -> int:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        n = conn.scalar(select(store.func.count()).select_from(table)) or 0
+    engine.dispose()
+    return n
+
+
+def processed_count(url: str) -> int:
+    return _count(url, store.PROCESSED)
+
+
+def outbox_count(url: str) -> int:
+    return _count(url, store.OUTBOX)
+
+
+def feed_summary(settings: Settings) -> tuple[set[str], dict[str, list[int]]]:
+    """Distinct transition ids on the change feed, and each denial's seqs in first-seen order."""
+    seen: set[str] = set()
+    order: dict[str, list[int]] = {}
+    for record in read_topic(settings, settings.transitions_topic):
+        doc = json.loads(record.value)
+        if doc["transition_id"] not in seen:
+            seen.add(doc["transition_id"])
+            order.setdefault(doc["denial_id"], []).append(doc["seq"])
+    return seen, order
