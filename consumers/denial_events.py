@@ -1,9 +1,9 @@
 """The `denials.events` consumer: the engine's worker process."""
 
 import signal
+from collections.abc import Callable
 
 import structlog
-from collections.abc import Callable
 
 from engine.clock import Clock, system_clock
 from engine.config import Settings

@@ -185,10 +185,9 @@ def test_close_needs_root_cause_and_matching_evidence(
 
 
 def test_close_with_a_cause_outside_the_taxonomy_is_a_schema_error(resolved_paid: Flow) -> None:
+    data = {"root_cause": {**CAUSE, "category": "bad_luck"}, "evidence": PAID_EVIDENCE}
     with pytest.raises(Rejected) as err:
-        event_doc_ = event_doc("denial.closed", resolved_paid.id, LEAD,
-                               {"root_cause": {**CAUSE, "category": "bad_luck"}, "evidence": PAID_EVIDENCE})  # fmt: skip
-        ev(event_doc_)
+        ev(event_doc("denial.closed", resolved_paid.id, LEAD, data))
     assert err.value.field == "data.root_cause.category"
 
 
