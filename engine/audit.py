@@ -7,19 +7,19 @@ inserted or deleted middle entry.
 """
 
 import hashlib
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, select
 
 from engine.clock import as_utc
 from engine.models import AuditEntry, Denial
 
 HASHED_FIELDS = (
-    "transition_id", "denial_id", "seq", "event_id", "event_type", "trigger", "from_state", "to_state",
+    "denial_id", "seq", "event_id", "event_type", "trigger", "from_state", "to_state",
     "actor", "role", "occurred_at", "recorded_at", "reason", "payload",
     "source_topic", "source_partition", "source_offset", "prev_hash",
 )  # fmt: skip
@@ -30,11 +30,12 @@ def _iso(value: datetime) -> str:
 
 
 def canonical(entry: Mapping[str, Any]) -> bytes:
-    """Stable bytes for an entry: sorted keys, no whitespace, UTC timestamps."""
+    """Stable bytes for an entry: JSON, sorted keys, no whitespace, UTF-8, UTC timestamps
+    with microseconds, amounts as decimal strings (the event schema dumps them so)."""
     doc = {f: entry[f] for f in HASHED_FIELDS}
     doc["occurred_at"] = _iso(doc["occurred_at"])
     doc["recorded_at"] = _iso(doc["recorded_at"])
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
 
 def entry_hash(entry: Mapping[str, Any]) -> str:

@@ -118,8 +118,11 @@ def _follow_up(step: str, i: int, n: int, denial_id: str, owner: str, sc: Scenar
     raise ValueError(step)
 
 
-def demo_events(denials: int = 60, start: datetime | None = None, seed: int = 7) -> Iterator[dict[str, Any]]:
-    """Every denial's receipt then its path, one denial after another (keys keep order per denial)."""
+def demo_events(
+    denials: int = 60, start: datetime | None = None, seed: int = 7, extra_touches: int = 0
+) -> Iterator[dict[str, Any]]:
+    """Every denial's receipt then its path, one denial after another (keys keep order per denial).
+    ``extra_touches`` adds follow-up calls before each routed denial's path (benchmark volume)."""
 
     rng = random.Random(seed)
     routing = Routing.load()
@@ -132,10 +135,12 @@ def demo_events(denials: int = 60, start: datetime | None = None, seed: int = 7)
         d = receipt["data"]
         denial_id = denial_id_for(d["payer_id"], d["claim_control_number"], d["line"])
         category = classify([Adjustment(**a) for a in d["adjustments"]], d["remarks"]).category
-        owner = routing.route(d["payer_id"], category, denial_id)[1] or LEAD
-        for i, step in enumerate(sc.path):
+        routed = routing.route(d["payer_id"], category, denial_id)[1]
+        owner = routed or LEAD
+        path = ("touch",) * (extra_touches if routed else 0) + sc.path
+        for i, step in enumerate(path):
             at += timedelta(days=2, hours=i)
-            yield _follow_up(step, i, n, denial_id, "indy.billing" if "reassign" in sc.path[:i] else owner, sc, at)
+            yield _follow_up(step, i, n, denial_id, "indy.billing" if "reassign" in path[:i] else owner, sc, at)
 
 
 def poison_messages() -> list[bytes]:

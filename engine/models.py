@@ -79,16 +79,16 @@ class Denial(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
-    """One transition, append-only, chained per denial: ``hash`` covers the entry and ``prev_hash``."""
+    """One transition, append-only, chained per denial: ``hash`` covers the entry and ``prev_hash``.
+    Its transition id is ``denial_id:seq`` (see `transition_id`)."""
 
     __tablename__ = "audit_entries"
     __table_args__ = (UniqueConstraint("denial_id", "seq", name="uq_audit_denial_seq"),)
 
     id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
-    transition_id: str = Field(max_length=80, unique=True)
     denial_id: str = Field(max_length=64)
     seq: int
-    event_id: str = Field(max_length=200, index=True)
+    event_id: str = Field(max_length=200)
     event_type: str = Field(max_length=40)
     trigger: str = Field(max_length=20)
     from_state: str | None = Field(default=None, max_length=20)
@@ -96,7 +96,7 @@ class AuditEntry(SQLModel, table=True):
     actor: str = Field(max_length=500)
     role: str = Field(max_length=10)
     occurred_at: datetime = _ts(nullable=False)
-    recorded_at: datetime = _ts(nullable=False, index=True)
+    recorded_at: datetime = _ts(nullable=False)
     reason: str | None = Field(default=None, max_length=500)
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     source_topic: str | None = Field(default=None, max_length=250)
@@ -104,6 +104,11 @@ class AuditEntry(SQLModel, table=True):
     source_offset: int | None = Field(default=None, sa_type=BigInteger)
     prev_hash: str | None = Field(default=None, max_length=64)
     hash: str = Field(max_length=64)
+
+
+def transition_id(denial_id: str, seq: int) -> str:
+    """The id a transition carries on the change feed: stable across re-publication."""
+    return f"{denial_id}:{seq}"
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -117,13 +122,13 @@ class ProcessedEvent(SQLModel, table=True):
     processed_at: datetime = _ts(nullable=False)
 
 
-class OutboxMessage(SQLModel, table=True):
-    """A message to publish after commit (change feed or dead letter); deleted once acknowledged."""
+class OutboxBatch(SQLModel, table=True):
+    """One committed batch's messages to publish (change feed and dead letters), packed in
+    one row: a row per message would double the batch's database work. Deleted once every
+    message is acknowledged."""
 
     __tablename__ = "outbox"
 
     id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
-    topic: str = Field(max_length=250)
-    key: bytes | None = Field(default=None, sa_type=LargeBinary)
-    value: bytes = Field(sa_type=LargeBinary)
-    headers: list[Any] = Field(default_factory=list, sa_type=JSON)
+    created_at: datetime = _ts(nullable=False)
+    messages: bytes = Field(sa_type=LargeBinary)

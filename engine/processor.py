@@ -12,6 +12,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import structlog
 from sqlalchemy import Connection
 
@@ -20,6 +21,8 @@ from engine.audit import entry_hash
 from engine.clock import Clock
 from engine.errors import Rejected
 from engine.events import SCHEMA_VERSION, decode
+from engine.messages import Message
+from engine.models import transition_id
 from workflows.apply import Policy, Step, apply_event
 
 log = structlog.get_logger("denialflow.processor")
@@ -44,6 +47,7 @@ class Topics:
 
 @dataclass
 class BatchResult:
+    now: datetime
     write: store.BatchWrite = field(default_factory=store.BatchWrite)
     applied: int = 0
     duplicates: int = 0
@@ -52,29 +56,29 @@ class BatchResult:
     rejected_by_code: dict[str, int] = field(default_factory=dict)
 
 
+_FEED_ENTRY = ("denial_id", "seq", "event_id", "event_type", "trigger", "from_state", "to_state",
+               "actor", "role", "occurred_at", "recorded_at", "reason", "hash")  # fmt: skip
+_FEED_DENIAL = ("state", "category", "team", "owner", "touches", "priority", "payer_id", "denied_cents")
+
+
 def _feed_message(denial: SimpleNamespace, entry: dict[str, Any]) -> bytes:
-    """The change-feed record: the transition and the denial's new standing, no PHI."""
-    doc = {
-        "schema_version": SCHEMA_VERSION,
-        **{k: entry[k] for k in ("transition_id", "denial_id", "seq", "event_id", "event_type", "trigger",
-                                 "from_state", "to_state", "actor", "role", "reason", "hash")},
-        "occurred_at": entry["occurred_at"].isoformat(),
-        "recorded_at": entry["recorded_at"].isoformat(),
-        "denial": {k: getattr(denial, k) for k in ("state", "category", "team", "owner", "touches", "priority",
-                                                   "payer_id", "denied_cents")},
-    }  # fmt: skip
-    return json.dumps(doc, separators=(",", ":")).encode()
+    """The change-feed record: the transition and the denial's standing after it, no PHI."""
+    doc = {k: entry[k] for k in _FEED_ENTRY}
+    doc["transition_id"] = transition_id(entry["denial_id"], entry["seq"])
+    doc["schema_version"] = SCHEMA_VERSION
+    doc["denial"] = {k: getattr(denial, k) for k in _FEED_DENIAL}
+    return orjson.dumps(doc)
 
 
-def _dead_letter(msg: Inbound, reason: Rejected, event_id: str | None, topic: str) -> dict[str, Any]:
+def _dead_letter(msg: Inbound, reason: Rejected, event_id: str | None, topic: str) -> Message:
     """A dead letter keeps the original bytes as its value; the why travels in headers."""
     headers = [
-        ["denialflow.error", json.dumps(reason.as_dict())],
-        ["denialflow.source", json.dumps({"topic": msg.topic, "partition": msg.partition, "offset": msg.offset})],
+        ("denialflow.error", json.dumps(reason.as_dict())),
+        ("denialflow.source", json.dumps({"topic": msg.topic, "partition": msg.partition, "offset": msg.offset})),
     ]
     if event_id:
-        headers.append(["denialflow.event_id", event_id])
-    return {"topic": topic, "key": msg.key, "value": msg.value, "headers": headers}
+        headers.append(("denialflow.event_id", event_id))
+    return Message(topic, msg.key, msg.value, headers)
 
 
 def _salvage_event_id(raw: bytes) -> str | None:
@@ -106,9 +110,9 @@ class Processor:
                 key = _salvage_event_id(msg.value) or f"kafka:{msg.topic}:{msg.partition}:{msg.offset}"
             decoded.append((msg, event, error, key))
         done = store.processed_ids(conn, [d[3] for d in decoded])
-        loaded = store.load_denials(conn, {e.denial_id for _, e, _, _ in decoded if e is not None})
+        loaded = store.load_working(conn, {e.denial_id for _, e, _, _ in decoded if e is not None})
         current = dict(loaded)
-        result = BatchResult()
+        result = BatchResult(now)
         for msg, event, error, key in decoded:
             if key in done:
                 result.duplicates += 1
@@ -147,7 +151,6 @@ class Processor:
         for step in steps:
             denial.audit_seq += 1
             entry = {
-                "transition_id": f"{denial.id}:{denial.audit_seq}",
                 "denial_id": denial.id,
                 "seq": denial.audit_seq,
                 "event_id": event.event_id,
@@ -169,9 +172,8 @@ class Processor:
             entry["hash"] = denial.audit_head = entry_hash(entry)
             result.write.audit.append(entry)
             result.write.outbox.append(
-                {"topic": self.topics.transitions, "key": denial.id.encode(), "value": _feed_message(denial, entry),
-                 "headers": []}
-            )  # fmt: skip
+                Message(self.topics.transitions, denial.id.encode(), _feed_message(denial, entry))
+            )
             result.transitions += 1
 
     @staticmethod
@@ -188,4 +190,4 @@ class Processor:
                 write.new_denials.append(store.denial_row(denial))
             else:
                 denial.version = before.version + 1
-                write.changed_denials.append({**store.denial_row(denial), "_id": denial_id, "_version": before.version})
+                write.changed_denials.append(store.denial_changes(denial, before.version))

@@ -6,6 +6,8 @@ Patient data is masked here, at the one boundary where it leaves the store.
 from types import SimpleNamespace
 from typing import Any
 
+from engine.models import transition_id
+
 SHOWN = ("id", "state", "category", "side", "team", "owner", "touches", "priority", "liability", "payer_id",
          "payer_name", "claim_control_number", "line", "procedure_code", "primary_group", "primary_reason",
          "carc_codes", "rarc_codes", "billed_cents", "paid_cents", "denied_cents", "date_of_service", "remit_date",
@@ -33,7 +35,8 @@ def denial_json(denial: SimpleNamespace, entries: list[dict[str, Any]]) -> dict[
         **{k: _plain(getattr(denial, k)) for k in SHOWN},
         "patient": masked_patient(denial.patient),
         "history": [
-            {k: _plain(e[k]) for k in ("seq", "transition_id", "event_id", "trigger", "from_state", "to_state",
+            {"transition_id": transition_id(e["denial_id"], e["seq"])}
+            | {k: _plain(e[k]) for k in ("seq", "event_id", "trigger", "from_state", "to_state",
                                       "actor", "role", "occurred_at", "reason", "source_topic", "source_partition",
                                       "source_offset", "hash")}
             for e in entries

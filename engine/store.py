@@ -7,27 +7,33 @@ round trips cost ~10x on PostgreSQL (STYLE.md).
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select
 
+from engine.bulk import BulkTable
 from engine.clock import as_utc
 from engine.errors import ConcurrencyConflict, NotFound
-from engine.models import AuditEntry, Denial, OutboxMessage, ProcessedEvent
+from engine.messages import Message, pack, unpack
+from engine.models import AuditEntry, Denial, OutboxBatch, ProcessedEvent
 
 DENIALS = Denial.__table__
 AUDIT = AuditEntry.__table__
 PROCESSED = ProcessedEvent.__table__
-OUTBOX = OutboxMessage.__table__
+OUTBOX = OutboxBatch.__table__
 
 _DATETIMES = ("received_at", "last_touch_at", "closed_at", "updated_at")
-_UPDATE_DENIAL = (
-    update(DENIALS)
-    .where(DENIALS.c.id == bindparam("_id"), DENIALS.c.version == bindparam("_version"))
-    .values({c.name: bindparam(c.name) for c in DENIALS.c if c.name != "id"})
-)
-_INSERT_OUTBOX = insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True)
+#: What can change after receipt. Everything else is written once, on insert; updating
+#: only these keeps the per-batch UPDATE small (`tests/unit/test_store_columns.py` checks
+#: that no handler changes anything else).
+MUTABLE = ("state", "team", "owner", "touches", "next_action_date", "last_touch_at", "resolution", "outcome",
+           "root_cause", "closed_at", "updated_at", "version", "audit_seq", "audit_head")  # fmt: skip
+#: What the workflow reads of a stored denial, and the change feed repeats.
+WORKING = ("id", *MUTABLE, "category", "priority", "payer_id", "denied_cents")
+_INSERT_OUTBOX = insert(OUTBOX).returning(OUTBOX.c.id)
 
 
 def to_denial(mapping: Any) -> SimpleNamespace:
@@ -44,22 +50,32 @@ def denial_row(denial: SimpleNamespace) -> dict[str, Any]:
     return {c.name: getattr(denial, c.name) for c in DENIALS.c}
 
 
+def denial_changes(denial: SimpleNamespace, old_version: int) -> dict[str, Any]:
+    return {**{name: getattr(denial, name) for name in MUTABLE}, "id": denial.id, "_version": old_version}
+
+
 @dataclass
 class BatchWrite:
     """Everything one batch changes, written in one transaction."""
 
     new_denials: list[dict[str, Any]] = field(default_factory=list)
-    changed_denials: list[dict[str, Any]] = field(default_factory=list)  # rows plus _id/_version
+    changed_denials: list[dict[str, Any]] = field(default_factory=list)  # MUTABLE columns, id, _version
     audit: list[dict[str, Any]] = field(default_factory=list)
     processed: list[dict[str, Any]] = field(default_factory=list)
-    outbox: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[Message] = field(default_factory=list)
 
 
 def load_denials(conn: Connection, ids: Collection[str]) -> dict[str, SimpleNamespace]:
+    """Whole denials (for people and replay)."""
     if not ids:
         return {}
     rows = conn.execute(select(DENIALS).where(DENIALS.c.id.in_(list(ids))))
     return {row.id: to_denial(row._mapping) for row in rows}
+
+
+def load_working(conn: Connection, ids: Collection[str]) -> dict[str, SimpleNamespace]:
+    """The ``WORKING`` columns of a batch's denials in one query: what the worker needs."""
+    return {d.id: d for d in _bulk(conn.dialect.name).denials.load(conn, list(ids), WORKING)}
 
 
 def processed_ids(conn: Connection, keys: Collection[str]) -> set[str]:
@@ -68,26 +84,39 @@ def processed_ids(conn: Connection, keys: Collection[str]) -> set[str]:
     return set(conn.scalars(select(PROCESSED.c.event_id).where(PROCESSED.c.event_id.in_(list(keys)))))
 
 
-def write_batch(conn: Connection, batch: BatchWrite) -> list[int]:
-    """Write a batch; return the outbox ids in the order given. Raises on a lost race."""
-    if batch.new_denials:
-        conn.execute(insert(DENIALS), batch.new_denials)
-    if batch.changed_denials:
-        result = conn.execute(_UPDATE_DENIAL, batch.changed_denials)
-        if result.rowcount != len(batch.changed_denials):
-            raise ConcurrencyConflict("a denial changed under this batch; reloading")
-    if batch.audit:
-        conn.execute(insert(AUDIT), batch.audit)
-    if batch.processed:
-        conn.execute(insert(PROCESSED), batch.processed)
+@dataclass(frozen=True)
+class _BulkTables:
+    denials: BulkTable
+    audit: BulkTable
+    processed: BulkTable
+
+
+@cache
+def _bulk(dialect: str) -> _BulkTables:
+    return _BulkTables(
+        BulkTable(DENIALS, dialect, update_columns=MUTABLE),
+        BulkTable(AUDIT, dialect),
+        BulkTable(PROCESSED, dialect),
+    )
+
+
+def write_batch(conn: Connection, batch: BatchWrite, now: datetime) -> int | None:
+    """Write a batch; return its outbox row id (None if nothing to publish). Raises on a lost race."""
+    tables = _bulk(conn.dialect.name)
+    tables.denials.insert(conn, batch.new_denials)
+    if tables.denials.update(conn, batch.changed_denials) != len(batch.changed_denials):
+        raise ConcurrencyConflict("a denial changed under this batch; reloading")
+    tables.audit.insert(conn, batch.audit)
+    tables.processed.insert(conn, batch.processed)
     if not batch.outbox:
-        return []
-    return list(conn.execute(_INSERT_OUTBOX, batch.outbox).scalars())
+        return None
+    return int(conn.execute(_INSERT_OUTBOX, {"created_at": now, "messages": pack(batch.outbox)}).scalar_one())
 
 
-def pending_outbox(conn: Connection, limit: int) -> list[dict[str, Any]]:
-    rows = conn.execute(select(OUTBOX).order_by(OUTBOX.c.id).limit(limit))
-    return [dict(r._mapping) for r in rows]
+def pending_outbox(conn: Connection, limit: int) -> list[tuple[int, list[Message]]]:
+    """Committed batches not yet confirmed published, oldest first."""
+    rows = conn.execute(select(OUTBOX.c.id, OUTBOX.c.messages).order_by(OUTBOX.c.id).limit(limit))
+    return [(r.id, unpack(r.messages)) for r in rows]
 
 
 def delete_outbox(conn: Connection, ids: Sequence[int]) -> None:

@@ -3,7 +3,7 @@
 Commit order, per polled batch (this is what makes a crash anywhere safe):
   1. one database transaction: denial rows, audit entries, processed event ids and
      the outbox (change feed + dead letters) commit together, or not at all;
-  2. the outbox rows are sent and every send acknowledged, then deleted;
+  2. the batch's outbox row is sent, every send acknowledged, then the row deleted;
   3. only then are the Kafka offsets committed.
 A crash before 1 redoes the batch; between 1 and 3 the redelivered records are
 found in the processed table and skipped, and `OutboxRelay.sweep` re-sends the
@@ -83,8 +83,8 @@ class Worker:
         started = time.perf_counter()
         records = [r for batch in polled.values() for r in batch]
         messages = [Inbound(r.topic, r.partition, r.offset, r.key, r.value) for r in records]
-        result, outbox_ids = self._commit_batch(messages)
-        self.relay.publish(result.write.outbox, outbox_ids)
+        result, outbox_id = self._commit_batch(messages)
+        self.relay.publish(result.write.outbox, outbox_id)
         self.consumer.commit({tp: OffsetAndMetadata(batch[-1].offset + 1, "", -1) for tp, batch in polled.items()})
         log.info(
             "batch.committed",
@@ -99,14 +99,14 @@ class Worker:
         if self.on_commit:
             self.on_commit(Committed(result, len(records), time.time(), [r.timestamp for r in records]))
 
-    def _commit_batch(self, messages: list[Inbound]) -> tuple[BatchResult, list[int]]:
+    def _commit_batch(self, messages: list[Inbound]) -> tuple[BatchResult, int | None]:
         """Step 1 of the commit order, retried on transient errors, never half-applied."""
         for attempt in range(self.db_retries + 1):
             try:
                 with self.engine.begin() as conn:
                     result = self.processor.process(conn, messages)
-                    ids = store.write_batch(conn, result.write)
-                return result, ids
+                    outbox_id = store.write_batch(conn, result.write, result.now)
+                return result, outbox_id
             except (TransientError, IntegrityError, OperationalError) as exc:
                 retry = attempt < self.db_retries
                 log.warning("batch.retry" if retry else "batch.failed", attempt=attempt + 1, error=type(exc).__name__)

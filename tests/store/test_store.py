@@ -29,10 +29,10 @@ def inbound(items: list[dict[str, Any] | bytes], start: int = 0) -> list[Inbound
     ]
 
 
-def commit(engine: Engine, messages: list[Inbound]) -> tuple[BatchResult, list[int]]:
+def commit(engine: Engine, messages: list[Inbound]) -> tuple[BatchResult, int | None]:
     with engine.begin() as conn:
         result = PROCESSOR.process(conn, messages)
-        return result, store.write_batch(conn, result.write)
+        return result, store.write_batch(conn, result.write, NOW)
 
 
 @pytest.fixture
@@ -52,22 +52,24 @@ def demo(engine: Engine) -> list[Inbound]:
 
 def test_a_batch_writes_denials_audit_processed_and_outbox_together(engine: Engine) -> None:
     doc = received_doc(1)
-    result, ids = commit(engine, inbound([doc, touch(received_id(doc), "x")]))
+    result, outbox_id = commit(engine, inbound([doc, touch(received_id(doc), "x")]))
     assert (result.applied, result.rejected, result.transitions) == (1, 1, 3)
-    assert len(ids) == 4 and ids == sorted(ids)  # 3 transitions + 1 dead letter, in order
     with engine.connect() as conn:
         d = store.get_denial(conn, received_id(doc))
         assert (d.state, d.version, d.audit_seq) == ("assigned", 1, 3)
         assert [e["trigger"] for e in store.history(conn, d.id)] == ["receive", "classify", "assign"]
         assert store.processed_ids(conn, [doc["event_id"], "nope"]) == {doc["event_id"]}
-        assert len(store.pending_outbox(conn, 100)) == 4
+        [(pending_id, messages)] = store.pending_outbox(conn, 100)
+    assert pending_id == outbox_id
+    assert [m.topic for m in messages] == ["feed", "feed", "feed", "dlq"]  # in the order they happened
+    assert [json.loads(m.value)["seq"] for m in messages[:3]] == [1, 2, 3]
 
 
 def test_the_same_events_again_change_nothing(engine: Engine, demo: list[Inbound]) -> None:
     with engine.connect() as conn:
         before = verify(conn)[0]
-    result, ids = commit(engine, demo)
-    assert (result.applied, result.rejected, result.duplicates, ids) == (0, 0, len(demo), [])
+    result, outbox_id = commit(engine, demo)
+    assert (result.applied, result.rejected, result.duplicates, outbox_id) == (0, 0, len(demo), None)
     with engine.connect() as conn:
         assert verify(conn) == (before, None)
 
@@ -83,29 +85,31 @@ def test_a_stale_version_is_a_conflict_not_an_overwrite(engine: Engine) -> None:
     commit(engine, inbound([doc]))
     with engine.connect() as conn:
         denial = store.get_denial(conn, received_id(doc))
-    row = {**store.denial_row(denial), "_id": denial.id, "_version": denial.version - 1}
+    row = store.denial_changes(denial, denial.version - 1)
     with pytest.raises(ConcurrencyConflict), engine.begin() as conn:
-        store.write_batch(conn, store.BatchWrite(changed_denials=[row]))
+        store.write_batch(conn, store.BatchWrite(changed_denials=[row]), NOW)
 
 
 def test_rejections_are_recorded_dead_lettered_and_keyed(engine: Engine) -> None:
     result, _ = commit(engine, inbound(poison_messages()))
     assert result.rejected == 4 and result.applied == 0
     with engine.connect() as conn:
-        letters = [r for r in store.pending_outbox(conn, 10) if r["topic"] == "dlq"]
-    assert [bytes(r["value"]) for r in letters] == poison_messages()
-    error = json.loads(dict(letters[1]["headers"])["denialflow.error"])
+        [(_, letters)] = store.pending_outbox(conn, 10)
+    assert {m.topic for m in letters} == {"dlq"}
+    assert [m.value for m in letters] == poison_messages()
+    error = json.loads(dict(letters[1].headers)["denialflow.error"])
     assert error["code"] == "schema.unknown_type" and error["field"] == "type"
-    source = json.loads(dict(letters[0]["headers"])["denialflow.source"])
+    source = json.loads(dict(letters[0].headers)["denialflow.source"])
     assert source == {"topic": "events", "partition": 0, "offset": 0}
 
 
 def test_outbox_rows_are_deleted_by_id(engine: Engine) -> None:
-    _, ids = commit(engine, inbound([received_doc(4)]))
+    _, first = commit(engine, inbound([received_doc(4)]))
+    _, second = commit(engine, inbound([received_doc(6)], start=1))
     with engine.begin() as conn:
-        store.delete_outbox(conn, ids[:2])
+        store.delete_outbox(conn, [first])
     with engine.connect() as conn:
-        assert [r["id"] for r in store.pending_outbox(conn, 10)] == ids[2:]
+        assert [i for i, _ in store.pending_outbox(conn, 10)] == [second]
 
 
 def test_phi_never_reaches_the_log(engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,7 +143,7 @@ def _tamper(engine: Engine, action: str) -> str:
             later = (a.c.denial_id == victim["denial_id"], a.c.seq >= 4)
             conn.execute(update(a).where(*later).values(seq=a.c.seq + 1000))  # two steps: seq is unique
             conn.execute(update(a).where(*later).values(seq=a.c.seq - 999))
-            forged = {**{k: v for k, v in victim.items() if k != "id"}, "transition_id": "forged", "reason": "forged"}
+            forged = {**{k: v for k, v in victim.items() if k != "id"}, "reason": "forged"}
             forged["hash"] = entry_hash(forged)  # a careful forger re-hashes the row it inserts
             conn.execute(insert(a).values(forged))
     return victim["denial_id"]

@@ -5,7 +5,7 @@ import pytest
 from engine.audit import HASHED_FIELDS, canonical, entry_hash
 
 ENTRY = {
-    "transition_id": "d:1", "denial_id": "d", "seq": 1, "event_id": "e", "event_type": "denial.received",
+    "denial_id": "d", "seq": 1, "event_id": "e", "event_type": "denial.received",
     "trigger": "receive", "from_state": None, "to_state": "received", "actor": "a", "role": "system",
     "occurred_at": datetime(2026, 1, 1, 12, tzinfo=UTC), "recorded_at": datetime(2026, 1, 1, 12, 0, 1, tzinfo=UTC),
     "reason": None, "payload": {"b": 1, "a": [1, "x"]}, "source_topic": "t", "source_partition": 0,

@@ -1,0 +1,90 @@
+"""Shared set-up for the benchmarks: the event set, fresh databases and topics."""
+
+import json
+import statistics
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from engine.config import Settings
+from engine.db import normalize_url, upgrade
+from engine.demo import SCENARIOS, demo_events
+from engine.events import denial_id_for, partition_key
+from engine.kafka import ensure_topics, make_producer
+
+
+def event_set(total: int, denials: int) -> list[tuple[bytes, bytes]]:
+    """``total`` (key, value) messages: receipts and follow-ups over ``denials`` denials.
+    The demo paths with one extra touch each, topped up with touches on still-open denials."""
+    events = list(demo_events(denials, extra_touches=1))
+    open_scenario = next(i for i, s in enumerate(SCENARIOS) if s.path == ("touch",))
+    receipts = {e["event_id"]: e for e in events if e["type"] == "denial.received"}
+    n = 0
+    while len(events) < total:
+        rcv = receipts[f"rcv-{n * len(SCENARIOS) + open_scenario}"]
+        d = rcv["data"]
+        denial_id = denial_id_for(d["payer_id"], d["claim_control_number"], d["line"])
+        owner = next(e["actor"] for e in events if e.get("denial_id") == denial_id and e["role"] == "staff")
+        at = datetime.fromisoformat(rcv["occurred_at"]) + timedelta(days=30)
+        events.append({"event_id": f"bench-touch-{n}", "type": "denial.touched", "denial_id": denial_id,
+                       "occurred_at": at.astimezone(UTC).isoformat(), "actor": owner, "role": "staff",
+                       "data": {"note": "follow-up", "next_action_date": "2026-12-01"}})  # fmt: skip
+        n += 1
+    return [(partition_key(e), json.dumps(e).encode()) for e in _in_rounds(events[:total])]
+
+
+def _in_rounds(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every receipt first, then every denial's first follow-up, then its second...: as in
+    production, follow-ups arrive days later, so most events update a stored denial."""
+    rounds: list[list[dict[str, Any]]] = []
+    position: dict[bytes, int] = {}
+    for e in events:
+        key = partition_key(e)
+        n = position[key] = position.get(key, -1) + 1
+        while len(rounds) <= n:
+            rounds.append([])
+        rounds[n].append(e)
+    return [e for r in rounds for e in r]
+
+
+def fresh_postgres(admin_url: str, name: str) -> str:
+    admin = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    return url
+
+
+def fresh_settings(base: Settings, database_url: str, partitions: int = 6) -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    s = base.model_copy(update={
+        "database_url": database_url, "events_topic": f"bench.{tag}.events",
+        "transitions_topic": f"bench.{tag}.transitions", "dlq_topic": f"bench.{tag}.dlq",
+        "group_id": f"bench.{tag}", "partitions": partitions,
+    })  # fmt: skip
+    ensure_topics(s)
+    return s
+
+
+def publish(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
+    producer = make_producer(settings, max_in_flight_requests_per_connection=5)
+    for key, value in messages:
+        producer.send(settings.events_topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50": q[49], "p99": q[98], "max": max(values)}
+
+
+def rows(d: dict[str, Any]) -> str:
+    return "  ".join(f"{k}={v:,.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items())

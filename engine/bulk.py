@@ -1,0 +1,168 @@
+"""Multi-row writes for the worker's hot path: one driver call per table per batch.
+
+SQLAlchemy's executemany runs its type processing per row and, on PostgreSQL,
+psycopg sends one statement per row (measured here: ~80 us a row for the audit
+table). These writers convert each column once and cheaply (orjson for JSON, fixed
+formats for time) and hand the rows to the driver in bulk: sqlite3's C
+``executemany`` on SQLite; ``COPY ... FROM STDIN`` on PostgreSQL (~12 us a row),
+with updates copied into a per-session temporary table and applied by one
+``UPDATE ... FROM``. Column lists and types come from the SQLModel tables, so the
+schema is defined in one place; everything runs in the caller's transaction.
+"""
+
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, Boolean, Column, Connection, Date, DateTime, Integer, Table
+from sqlalchemy.dialects import postgresql
+
+from engine.clock import as_utc
+
+Converter = Callable[[Any], Any]
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+@lru_cache(maxsize=4096)  # a batch repeats its "now" and each event's time on every row
+def _sqlite_datetime(value: datetime | None) -> str | None:
+    # SQLAlchemy's SQLite DATETIME storage format: naive (always UTC here), microseconds.
+    return None if value is None else as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_date(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _sqlite_bool(value: bool | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _from_sqlite_datetime(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _from_sqlite_date(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def _from_json(value: str | bytes | None) -> Any:
+    return None if value is None else orjson.loads(value)
+
+
+def _reader(column: Column[Any], dialect: str) -> Converter | None:
+    """How a value the driver returns becomes the Python value (None: as it is)."""
+    if dialect != "sqlite":
+        return None  # psycopg returns datetimes, dates, booleans and parsed JSON
+    for sa_type, convert in ((JSON, _from_json), (DateTime, _from_sqlite_datetime), (Date, _from_sqlite_date),
+                             (Boolean, _from_sqlite_bool)):  # fmt: skip
+        if isinstance(column.type, sa_type):
+            return convert
+    return None
+
+
+def _from_sqlite_bool(value: int | None) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _converter(column: Column[Any], dialect: str) -> Converter | None:
+    """How one column's Python value becomes what the driver takes (None: as it is)."""
+    kind = column.type
+    if isinstance(kind, JSON):
+        return _json
+    if dialect == "sqlite":
+        for sa_type, convert in ((DateTime, _sqlite_datetime), (Date, _sqlite_date), (Boolean, _sqlite_bool)):
+            if isinstance(kind, sa_type):
+                return convert
+    return None
+
+
+class BulkTable:
+    """Insert (and, given ``update_columns``, version-checked update) many rows of one table."""
+
+    def __init__(
+        self, table: Table, dialect: str, update_columns: Sequence[str] = (), version: str = "version"
+    ) -> None:
+        self.table = table
+        self.dialect = dialect
+        # every column but a serial primary key, which the database numbers
+        self.columns = [c.name for c in table.c if not (c.primary_key and isinstance(c.type, Integer))]
+        self.update_columns = [*update_columns, "id", "_version"] if update_columns else []
+        self.version = version
+        self._convert = {c.name: _converter(c, dialect) for c in table.c}
+
+    def load(self, conn: Connection, ids: Sequence[str], columns: Sequence[str]) -> list[SimpleNamespace]:
+        """``columns`` of the rows with these ids, as plain objects."""
+        if not ids:
+            return []
+        names = ", ".join(f'"{c}"' for c in columns)
+        readers = [_reader(self.table.c[c], self.dialect) for c in columns]
+        with self._cursor(conn) as cur:
+            if self.dialect == "postgresql":
+                cur.execute(f"SELECT {names} FROM {self.table.name} WHERE id = ANY(%s)", [list(ids)])
+            else:
+                cur.execute(f"SELECT {names} FROM {self.table.name} WHERE id IN ({_marks(ids)})", list(ids))
+            rows = cur.fetchall()
+        return [
+            SimpleNamespace(**{c: (f(v) if f else v) for c, f, v in zip(columns, readers, row, strict=True)})
+            for row in rows
+        ]
+
+    def _rows(self, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[tuple[Any, ...]]:
+        plan = [(c, self._convert.get(c)) for c in columns]
+        return [tuple(f(row[c]) if f else row[c] for c, f in plan) for row in rows]
+
+    def _cursor(self, conn: Connection) -> closing[Any]:
+        return closing(conn.connection.driver_connection.cursor())  # type: ignore[union-attr]
+
+    def insert(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        values = self._rows(rows, self.columns)
+        names = ", ".join(f'"{c}"' for c in self.columns)
+        with self._cursor(conn) as cur:
+            if self.dialect == "postgresql":
+                _copy(cur, f"{self.table.name} ({names})", values)
+            else:
+                cur.executemany(f"INSERT INTO {self.table.name} ({names}) VALUES ({_marks(self.columns)})", values)
+
+    def update(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+        """Update rows (``id``, ``_version`` and the update columns) whose version still
+        matches ``_version``; return how many did. Fewer than given means a lost race."""
+        if not rows:
+            return 0
+        values = self._rows(rows, self.update_columns)
+        data = self.update_columns[:-2]
+        with self._cursor(conn) as cur:
+            if self.dialect == "postgresql":
+                staging = f"_changes_{self.table.name}"
+                cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} ({self._pg_columns()}) ON COMMIT DELETE ROWS")
+                _copy(cur, staging, values)
+                sets = ", ".join(f'"{c}" = v."{c}"' for c in data)
+                cur.execute(f'UPDATE {self.table.name} AS t SET {sets} FROM {staging} AS v '
+                            f'WHERE t.id = v.id AND t."{self.version}" = v._version')  # fmt: skip
+            else:
+                sets = ", ".join(f'"{c}" = ?' for c in data)
+                cur.executemany(f'UPDATE {self.table.name} SET {sets} WHERE id = ? AND "{self.version}" = ?', values)
+            return int(cur.rowcount)
+
+    def _pg_columns(self) -> str:
+        pg = postgresql.dialect()
+        types = [self.table.c[c].type.compile(dialect=pg) for c in self.update_columns[:-1]] + ["integer"]
+        return ", ".join(f'"{c}" {t}' for c, t in zip(self.update_columns, types, strict=True))
+
+
+def _marks(columns: Sequence[str]) -> str:
+    return ", ".join("?" for _ in columns)
+
+
+def _copy(cur: Any, target: str, values: list[tuple[Any, ...]]) -> None:
+    with cur.copy(f"COPY {target} FROM STDIN") as copy:
+        for row in values:
+            copy.write_row(row)
