@@ -6,19 +6,27 @@ Per database it runs, each on fresh topics and a fresh database:
   engine   : publish all events, then time the worker draining them (events/s);
   latency  : publish a slice of fresh events at a fixed rate while the worker runs;
              latency = commit of the batch holding the record - the record's publish time;
-  floor    : the same consumer settings and batches with no engine logic: per record one
-             processed-event row and one audit row, per batch one outbox row (then deleted),
-             in one transaction per batch, offsets committed after it.
+  floor    : the same consumer settings and batches, writing the rows the engine run wrote
+             (audit entries, processed ids, denial inserts/updates, one outbox row per batch,
+             then deleted) with the same bulk writers, offsets committed after; no decoding,
+             workflow, hashing or publishing.
 """
 
 import argparse
 import json
-import threading
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
 import time
+import zlib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
+import orjson
+from sqlalchemy import select
 
 from bench.common import event_set, fresh_postgres, fresh_settings, percentiles, publish, rows
 from consumers.denial_events import build_worker
@@ -26,8 +34,9 @@ from engine import store
 from engine.broker import BundledBroker
 from engine.config import Settings
 from engine.db import make_engine, upgrade
-from engine.kafka import make_consumer
+from engine.kafka import make_consumer, make_producer
 from engine.logs import configure
+from engine.messages import Message
 from engine.worker import Committed
 
 RESULTS = Path(__file__).with_name("results")
@@ -43,45 +52,92 @@ def database(kind: str, tag: str, pg_admin: str) -> str:
     return fresh_postgres(pg_admin, f"denialflow_bench_{tag}")
 
 
-def run_engine(s: Settings, total: int, pace: float | None = None, messages: Any = None) -> dict[str, Any]:
-    """Drain ``total`` records with the production worker; if ``pace`` is set, publish at that rate meanwhile."""
+def run_engine(
+    s: Settings, total: int, pace: float | None = None, messages: Any = None, workers: int = 1
+) -> dict[str, Any]:
+    """The production worker drains ``total`` records while a relay process publishes the
+    outbox. With ``pace``, the records are published at that rate once the worker has its
+    partitions, and latency is the batch's commit time minus each record's publish time."""
     committed = {"records": 0, "transitions": 0, "rejected": 0}
+    marks: dict[str, float] = {}
     latencies: list[float] = []
 
     def on_commit(c: Committed) -> None:
+        if not committed["records"]:
+            marks["first"], marks["first_batch"] = time.perf_counter(), c.records
         committed["records"] += c.records
         committed["transitions"] += c.result.transitions
         committed["rejected"] += c.result.rejected
         if pace:
             latencies.extend(c.committed_at * 1000 - ts for ts in c.timestamps_ms)
 
+    relay = spawn(s, "relay")
+    others = [spawn(s, "worker") for _ in range(workers - 1)]  # more members of the same group
+    checked = [0.0]
     worker = build_worker(s, on_commit=on_commit)
+    go = multiprocessing.Event()
+    # the paced publisher is its own process, as a real upstream would be
+    feeder = multiprocessing.Process(target=_paced_publish, args=(s, messages, pace or 0, go))
     if pace:
-        feeder = threading.Thread(target=_paced_publish, args=(s, messages, pace))
         feeder.start()
-    started = time.perf_counter()
-    first = [0.0]
 
     def until() -> bool:
-        if committed["records"] and not first[0]:
-            first[0] = time.perf_counter()
-        return committed["records"] >= total
+        if not go.is_set() and worker.consumer.assignment():
+            go.set()
+        if not others:
+            return committed["records"] >= total
+        if time.perf_counter() - checked[0] < 0.2:
+            return False
+        checked[0] = time.perf_counter()
+        return processed_rows(s.database_url) >= total
 
     worker.run(until=until)
-    elapsed = time.perf_counter() - (first[0] or started)
-    worker.relay.producer.close()
+    done = time.perf_counter()
     worker.engine.dispose()
-    out: dict[str, Any] = {**committed, "seconds": elapsed, "events_per_s": total / elapsed}
+    while outbox_rows(s.database_url):  # the change feed catches up
+        time.sleep(0.02)
+    fed = time.perf_counter()
+    for proc in (relay, *others):
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    counted = total - marks["first_batch"] if not others else total
+    out: dict[str, Any] = {
+        **committed,
+        "seconds": done - marks["first"],
+        "events_per_s": counted / (done - marks["first"]),
+        "feed_events_per_s": counted / (fed - marks["first"]),
+    }
     if pace:
         feeder.join()
         out |= {f"latency_ms_{k}": v for k, v in percentiles(latencies).items()}
     return out
 
 
-def _paced_publish(s: Settings, messages: list[tuple[bytes, bytes]], rate: float) -> None:
-    from engine.kafka import make_producer
+def spawn(s: Settings, command: str) -> subprocess.Popen[bytes]:
+    env = {f"DENIALFLOW_{k.upper()}": str(v) for k, v in s.model_dump().items() if v is not None}
+    return subprocess.Popen([sys.executable, "-m", "engine.cli", command], env={**os.environ, **env,
+                            "DENIALFLOW_LOG_LEVEL": "WARNING"})  # fmt: skip
 
+
+def _rows_in(url: str, table: Any) -> int:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        n = conn.scalar(select(store.func.count()).select_from(table)) or 0
+    engine.dispose()
+    return n
+
+
+def outbox_rows(url: str) -> int:
+    return _rows_in(url, store.OUTBOX)
+
+
+def processed_rows(url: str) -> int:
+    return _rows_in(url, store.PROCESSED)
+
+
+def _paced_publish(s: Settings, messages: list[tuple[bytes, bytes]], rate: float, go: Any) -> None:
     producer = make_producer(s, linger_ms=1)
+    go.wait()
     start = time.perf_counter()
     for i, (key, value) in enumerate(messages):
         delay = start + i / rate - time.perf_counter()
@@ -92,12 +148,31 @@ def _paced_publish(s: Settings, messages: list[tuple[bytes, bytes]], rate: float
     producer.close()
 
 
-def run_floor(s: Settings, total: int) -> dict[str, Any]:
-    """Consume the same records and write rows without decoding, machine, hashing or publishing."""
+def recorded_rows(database_url: str) -> dict[tuple[int, int], dict[str, Any]]:
+    """What the engine run wrote, per source record: its audit entries, its event id and
+    the denial's final row. The floor writes exactly these rows again."""
+    engine = make_engine(database_url)
+    out: dict[tuple[int, int], dict[str, Any]] = {}
+    with engine.connect() as conn:
+        denials = {r.id: dict(r._mapping) for r in conn.execute(select(store.DENIALS))}
+        for r in conn.execute(select(store.AUDIT).order_by(store.AUDIT.c.id)):
+            slot = out.setdefault(
+                (r.source_partition, r.source_offset),
+                {"audit": [], "event_id": r.event_id, "denial": denials[r.denial_id]},
+            )
+            slot["audit"].append({k: v for k, v in r._mapping.items() if k != "id"})
+    engine.dispose()
+    return out
+
+
+def run_floor(s: Settings, total: int, recorded: dict[tuple[int, int], dict[str, Any]]) -> dict[str, Any]:
+    """Consume the same records and write the same rows with the same bulk writers, with
+    no decoding, workflow, hashing or publishing: the cost of Kafka plus the database."""
     from kafka.structs import OffsetAndMetadata
 
     engine = make_engine(s.database_url)
     consumer = make_consumer(s, s.events_topic)
+    versions: dict[str, int] = {}
     seen = 0
     first = 0.0
     while seen < total:
@@ -105,37 +180,43 @@ def run_floor(s: Settings, total: int) -> dict[str, Any]:
         if not polled:
             continue
         first = first or time.perf_counter()
-        records = [r for batch in polled.values() for r in batch]
+        write = store.BatchWrite()
+        changed: dict[str, dict[str, Any]] = {}
+        for record in (r for batch in polled.values() for r in batch):
+            slot = recorded[(record.partition, record.offset)]
+            denial = slot["denial"]
+            write.audit.extend(slot["audit"])
+            write.processed.append({"event_id": slot["event_id"], "outcome": "applied", "processed_at": _NOW})
+            write.outbox.extend(Message("t", record.key, orjson.dumps(a, default=str)) for a in slot["audit"])
+            version = versions.get(denial["id"])
+            if version is None:
+                write.new_denials.append({**denial, "version": 1})
+                versions[denial["id"]] = 1
+            elif denial["id"] not in changed and version > 0:
+                changed[denial["id"]] = {**denial, "version": version + 1, "_version": version}
+        for denial_id in changed:
+            versions[denial_id] += 1
+        write.changed_denials = list(changed.values())
         with engine.begin() as conn:
-            keys = [f"{r.topic}:{r.partition}:{r.offset}" for r in records]
-            conn.execute(insert(store.PROCESSED), [{"event_id": k, "outcome": "applied", "processed_at": _NOW}
-                                                   for k in keys])  # fmt: skip
-            conn.execute(insert(store.AUDIT), [_audit_row(k, r.value) for k, r in zip(keys, records, strict=True)])
-            packed = b"".join(r.value for r in records)
-            outbox_id = conn.execute(insert(store.OUTBOX).returning(store.OUTBOX.c.id),
-                                     {"created_at": _NOW, "messages": packed}).scalar_one()  # fmt: skip
+            outbox_id = store.write_batch(conn, write, _NOW)
         with engine.begin() as conn:
             store.delete_outbox(conn, [outbox_id])
         consumer.commit({tp: OffsetAndMetadata(b[-1].offset + 1, "", -1) for tp, b in polled.items()})
-        seen += len(records)
+        seen += sum(len(b) for b in polled.values())
     elapsed = time.perf_counter() - first
     consumer.close()
     engine.dispose()
     return {"records": seen, "seconds": elapsed, "events_per_s": total / elapsed}
 
 
-from datetime import UTC, datetime  # noqa: E402
-
 _NOW = datetime.now(UTC)
 
 
-def _audit_row(key: str, value: bytes) -> dict[str, Any]:
-    return {
-        "denial_id": key[-60:], "seq": 1, "event_id": key, "event_type": "bench",
-        "trigger": "bench", "from_state": None, "to_state": "bench", "actor": "bench", "role": "system",
-        "occurred_at": _NOW, "recorded_at": _NOW, "reason": None, "payload": {"bytes": len(value)},
-        "source_topic": "t", "source_partition": 0, "source_offset": 0, "prev_hash": None, "hash": "0" * 64,
-    }  # fmt: skip
+def mixed_sample(messages: list[tuple[bytes, bytes]], size: int) -> list[tuple[bytes, bytes]]:
+    """Whole denials (every event of each, in order), so receipts and follow-ups mix as in
+    the full set; ``size`` events or a few more."""
+    step = max(1, len(messages) // size)
+    return [m for m in messages if zlib.crc32(m[0]) % step == 0]
 
 
 def main() -> None:
@@ -148,6 +229,7 @@ def main() -> None:
         "--latency-rate", type=float, default=None, help="events/s for the latency run (default 50%% of measured)"
     )
     ap.add_argument("--batch-size", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=1, help="worker processes in the consumer group")
     ap.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = ap.parse_args()
     configure("ERROR")
@@ -162,16 +244,17 @@ def main() -> None:
         for kind in args.db:
             s = fresh_settings(base, database(kind, f"{kind}_engine", args.pg_admin_url))
             publish(s, messages)
-            engine_run = run_engine(s, len(messages))
+            engine_run = run_engine(s, len(messages), workers=args.workers)
             print(f"{kind:<10} engine   {rows(engine_run)}")
+            recorded = recorded_rows(s.database_url)
             s = fresh_settings(base, database(kind, f"{kind}_floor", args.pg_admin_url))
             publish(s, messages)
-            floor = run_floor(s, len(messages))
+            floor = run_floor(s, len(messages), recorded)
             share = engine_run["events_per_s"] / floor["events_per_s"]
             print(f"{kind:<10} floor    {rows(floor)}  engine/floor={share:.0%}")
             rate = args.latency_rate or engine_run["events_per_s"] * 0.5
             s = fresh_settings(base, database(kind, f"{kind}_latency", args.pg_admin_url))
-            sample = messages[: args.latency_events]
+            sample = mixed_sample(messages, args.latency_events)
             latency = run_engine(s, len(sample), pace=rate, messages=sample)
             print(f"{kind:<10} latency  at {rate:,.0f} ev/s: {rows(latency)}")
             report[kind] = {"engine": engine_run, "floor": floor, "latency": {"rate": rate, **latency}}

@@ -8,8 +8,7 @@ import structlog
 from engine.clock import Clock, system_clock
 from engine.config import Settings
 from engine.db import make_engine
-from engine.kafka import make_consumer, make_producer
-from engine.outbox import OutboxRelay
+from engine.kafka import make_consumer
 from engine.processor import Processor, Topics
 from engine.worker import Committed, Worker
 from workflows.policy import LivePolicy
@@ -30,7 +29,6 @@ def build_worker(
     )
     return Worker(
         make_consumer(settings, settings.events_topic),
-        OutboxRelay(make_producer(settings), engine),
         engine,
         processor,
         batch_size=settings.batch_size,
@@ -49,5 +47,4 @@ def run(settings: Settings) -> None:
     try:
         worker.run()
     finally:
-        worker.relay.producer.close()
         worker.engine.dispose()

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -25,6 +26,7 @@ HASHED_FIELDS = (
 )  # fmt: skip
 
 
+@lru_cache(maxsize=4096)  # a batch repeats its "now" and each event's time on every entry
 def _iso(value: datetime) -> str:
     return as_utc(value).isoformat(timespec="microseconds")
 

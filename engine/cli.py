@@ -17,6 +17,7 @@ from engine.errors import NotFound, Rejected
 from engine.events import partition_key
 from engine.kafka import ensure_topics, make_producer
 from engine.logs import configure
+from engine.outbox import run as run_relay
 from engine.render import denial_json, denial_text
 from engine.replay import replay
 
@@ -54,6 +55,12 @@ def run(
 def worker(database_url: DbOpt = None, bootstrap_servers: KafkaOpt = None) -> None:
     """Consume denials.events until SIGTERM (the batch in hand is finished first)."""
     run_worker(settings(database_url, bootstrap_servers))
+
+
+@app.command()
+def relay(database_url: DbOpt = None, bootstrap_servers: KafkaOpt = None) -> None:
+    """Publish committed outbox rows (change feed, dead letters) until SIGTERM."""
+    run_relay(settings(database_url, bootstrap_servers))
 
 
 @app.command()

@@ -6,6 +6,7 @@ committed, and prints what happened.
 """
 
 import json
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from engine.db import make_engine, upgrade
 from engine.demo import demo_events, poison_messages
 from engine.events import partition_key
 from engine.kafka import ensure_topics, make_producer
+from engine.outbox import build_relay
 from engine.render import dollars
 from engine.worker import Committed
 
@@ -68,9 +70,15 @@ def run_embedded(settings: Settings, denials: int, fresh: bool) -> int:
                           duplicates=c.result.duplicates, rejected=c.result.rejected)  # fmt: skip
             totals.update(c.result.rejected_by_code)
 
+        relay = build_relay(s)
+        relaying = threading.Thread(target=relay.run, name="relay")
+        relaying.start()
         worker = build_worker(s, on_commit=tally)
         worker.run(until=lambda: totals["records"] >= published)
-        worker.relay.producer.close()
+        relay.stop()
+        relaying.join()
+        relay.drain()
+        relay.producer.close()
         print(
             f"worker: {totals['applied']} applied, {totals['transitions']} transitions, "
             f"{totals['duplicates']} already processed (idempotent re-run), {totals['rejected']} rejected"

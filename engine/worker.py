@@ -2,13 +2,14 @@
 
 Commit order, per polled batch (this is what makes a crash anywhere safe):
   1. one database transaction: denial rows, audit entries, processed event ids and
-     the outbox (change feed + dead letters) commit together, or not at all;
-  2. the batch's outbox row is sent, every send acknowledged, then the row deleted;
-  3. only then are the Kafka offsets committed.
-A crash before 1 redoes the batch; between 1 and 3 the redelivered records are
-found in the processed table and skipped, and `OutboxRelay.sweep` re-sends the
-outbox at start-up. Offsets are committed before the next poll, and a rebalance
-only happens inside poll, so a revoked partition never has uncommitted work.
+     the outbox row (change feed + dead letters) commit together, or not at all;
+  2. only then are the Kafka offsets committed.
+A crash before 1 redoes the batch; between 1 and 2 the redelivered records are
+found in the processed table and skipped. The outbox row is durable from step 1,
+and the relay (`engine.outbox`, its own process) publishes it: nothing the batch
+produced can be lost, and the worker does not spend its core on producing. Offsets
+are committed before the next poll, and a rebalance only happens inside poll, so a
+revoked partition never has uncommitted work.
 """
 
 import time
@@ -24,7 +25,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from engine import store
 from engine.errors import TransientError
-from engine.outbox import OutboxRelay
 from engine.processor import BatchResult, Inbound, Processor
 
 log = structlog.get_logger("denialflow.worker")
@@ -44,7 +44,6 @@ class Worker:
     def __init__(
         self,
         consumer: KafkaConsumer,
-        relay: OutboxRelay,
         engine: Engine,
         processor: Processor,
         *,
@@ -54,7 +53,6 @@ class Worker:
         on_commit: Callable[[Committed], None] | None = None,
     ) -> None:
         self.consumer = consumer
-        self.relay = relay
         self.engine = engine
         self.processor = processor
         self.batch_size = batch_size
@@ -68,9 +66,6 @@ class Worker:
         self.stopping = True
 
     def run(self, until: Callable[[], bool] = lambda: False) -> None:
-        resent = self.relay.sweep()
-        if resent:
-            log.info("outbox.resent", messages=resent)
         try:
             while not self.stopping and not until():
                 polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.batch_size)
@@ -83,8 +78,7 @@ class Worker:
         started = time.perf_counter()
         records = [r for batch in polled.values() for r in batch]
         messages = [Inbound(r.topic, r.partition, r.offset, r.key, r.value) for r in records]
-        result, outbox_id = self._commit_batch(messages)
-        self.relay.publish(result.write.outbox, outbox_id)
+        result = self._commit_batch(messages)
         self.consumer.commit({tp: OffsetAndMetadata(batch[-1].offset + 1, "", -1) for tp, batch in polled.items()})
         log.info(
             "batch.committed",
@@ -99,14 +93,14 @@ class Worker:
         if self.on_commit:
             self.on_commit(Committed(result, len(records), time.time(), [r.timestamp for r in records]))
 
-    def _commit_batch(self, messages: list[Inbound]) -> tuple[BatchResult, int | None]:
+    def _commit_batch(self, messages: list[Inbound]) -> BatchResult:
         """Step 1 of the commit order, retried on transient errors, never half-applied."""
         for attempt in range(self.db_retries + 1):
             try:
                 with self.engine.begin() as conn:
                     result = self.processor.process(conn, messages)
-                    outbox_id = store.write_batch(conn, result.write, result.now)
-                return result, outbox_id
+                    store.write_batch(conn, result.write, result.now)
+                return result
             except (TransientError, IntegrityError, OperationalError) as exc:
                 retry = attempt < self.db_retries
                 log.warning("batch.retry" if retry else "batch.failed", attempt=attempt + 1, error=type(exc).__name__)

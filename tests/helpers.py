@@ -18,6 +18,7 @@ from engine.config import Settings
 from engine.db import make_engine
 from engine.events import partition_key
 from engine.kafka import ensure_topics, make_producer
+from engine.outbox import build_relay
 from engine.worker import Committed
 
 
@@ -60,10 +61,20 @@ def run_worker(settings: Settings, expected: int, timeout: float = 60.0) -> Prog
     try:
         worker.run(until=lambda: progress.records >= expected or time.monotonic() > deadline)
     finally:
-        worker.relay.producer.close()
         worker.engine.dispose()
     assert progress.records >= expected, f"worker committed {progress.records} of {expected} records in {timeout}s"
+    drain_outbox(settings)
     return progress
+
+
+def drain_outbox(settings: Settings) -> int:
+    """Run the relay until every committed outbox row is published."""
+    relay = build_relay(settings)
+    try:
+        return relay.drain()
+    finally:
+        relay.producer.close()
+        relay.engine.dispose()
 
 
 def read_topic(settings: Settings, topic: str, idle_ms: int = 700) -> list[Any]:

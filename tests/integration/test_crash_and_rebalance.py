@@ -11,12 +11,24 @@ from pathlib import Path
 
 import pytest
 
+from consumers.denial_events import build_worker
 from engine.audit import verify
 from engine.config import Settings
 from engine.db import make_engine, upgrade
 from engine.demo import demo_events, poison_messages
+from engine.worker import Committed
 from tests.conftest import _truncate
-from tests.helpers import Progress, feed_summary, outbox_count, processed_count, publish, run_worker, snapshot, variant
+from tests.helpers import (
+    Progress,
+    drain_outbox,
+    feed_summary,
+    outbox_count,
+    processed_count,
+    publish,
+    run_worker,
+    snapshot,
+    variant,
+)
 
 pytestmark = pytest.mark.slow
 TRIALS = 10
@@ -37,18 +49,18 @@ def baseline(settings: Settings, published: int, tmp_path: Path) -> dict:
     return {"store": snapshot(url), "feed": feed_summary(s)}
 
 
-def _spawn(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+def _spawn(settings: Settings, command: str, log: Path) -> subprocess.Popen[bytes]:
     values = {f"DENIALFLOW_{k.upper()}": str(v) for k, v in settings.model_dump().items() if v is not None}
     with log.open("ab") as sink:
         return subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "worker"], env={**os.environ, **values}, stderr=sink
+            [sys.executable, "-m", "engine.cli", command], env={**os.environ, **values}, stderr=sink
         )
 
 
-def _wait_started(log: Path, starts: int) -> None:
-    """Until the worker has installed its signal handlers (its `worker.started` line)."""
+def _wait_started(log: Path, line: str, starts: int) -> None:
+    """Until the process has installed its signal handlers (its `*.started` log line)."""
     deadline = time.monotonic() + 30
-    while log.read_text().count('"worker.started"') < starts and time.monotonic() < deadline:
+    while log.read_text().count(f'"{line}"') < starts and time.monotonic() < deadline:
         time.sleep(0.02)
 
 
@@ -88,53 +100,63 @@ def test_sigkill_at_random_points_then_restart_equals_an_uninterrupted_run(
     killed_mid_stream = 0
     for trial in range(TRIALS):
         s = variant(settings, database_url=_fresh_store(settings, tmp_path, trial), batch_size=25)
-        log = tmp_path / f"worker{trial}.log"
-        log.touch()
-        proc = _spawn(s, log)
-        target = rng.randrange(1, published)  # kill once this much is committed, plus a random jitter
+        logs = {name: tmp_path / f"{name}{trial}.log" for name in ("worker", "relay")}
+        for log in logs.values():
+            log.touch()
+        worker, relay = _spawn(s, "worker", logs["worker"]), _spawn(s, "relay", logs["relay"])
+        # kill the worker once this much is committed (plus jitter), and the relay soon after
+        target = rng.randrange(1, published)
         deadline = time.monotonic() + 60
         while processed_count(s.database_url) < target and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(rng.uniform(0, 0.05))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        worker.send_signal(signal.SIGKILL)
+        time.sleep(rng.uniform(0, 0.3))
+        relay.send_signal(signal.SIGKILL)
+        worker.wait()
+        relay.wait()
         killed_mid_stream += not _settled(s.database_url, published)
-        proc = _spawn(s, log)
-        _wait_started(log, 2)
+        worker, relay = _spawn(s, "worker", logs["worker"]), _spawn(s, "relay", logs["relay"])
+        _wait_started(logs["worker"], "worker.started", 2)
+        _wait_started(logs["relay"], "relay.started", 2)
         while not _settled(s.database_url, published) and time.monotonic() < deadline + 60:
             time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0, log.read_text()[-3000:]
+        for proc, log in ((worker, logs["worker"]), (relay, logs["relay"])):
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=20) == 0, log.read_text()[-3000:]
         _assert_same_as_baseline(s, baseline)
     assert killed_mid_stream >= TRIALS * 0.7, f"only {killed_mid_stream} of {TRIALS} kills landed mid-stream"
+
+
+class _SlowProgress(Progress):
+    """Counts commits and takes a little time over each, as a loaded worker would, so the
+    stream is still flowing when the second worker joins."""
+
+    def __call__(self, c: Committed) -> None:
+        super().__call__(c)
+        time.sleep(0.05)
 
 
 def test_two_workers_and_a_rebalance_apply_each_event_exactly_once(
     settings: Settings, published: int, baseline: dict, tmp_path: Path
 ) -> None:
-    s = variant(settings, database_url=_fresh_store(settings, tmp_path, 99), batch_size=20)
-    from consumers.denial_events import build_worker
-
-    progress = [Progress(), Progress()]
+    s = variant(settings, database_url=_fresh_store(settings, tmp_path, 99), batch_size=10)
+    progress = [_SlowProgress(), _SlowProgress()]
     workers = [build_worker(s, on_commit=p) for p in progress]
     finished = threading.Event()
-
-    def until() -> bool:
-        return finished.is_set()
-
-    threads = [threading.Thread(target=w.run, kwargs={"until": until}) for w in workers]
+    threads = [threading.Thread(target=w.run, kwargs={"until": finished.is_set}) for w in workers]
     threads[0].start()
-    deadline = time.monotonic() + 60
-    while progress[0].records < published // 4 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    threads[1].start()  # joins the group mid-stream: partitions move
-    while not _settled(s.database_url, published) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 90
+    while progress[0].records < published // 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    threads[1].start()  # joins the group mid-stream: partitions move between live members
+    while processed_count(s.database_url) < published and time.monotonic() < deadline:
         time.sleep(0.05)
     finished.set()
     for t in threads:
         t.join(timeout=30)
     for w in workers:
-        w.relay.producer.close()
         w.engine.dispose()
-    assert progress[0].records > 0 and progress[1].records > 0, "the second worker never got a partition"
+    drain_outbox(s)
+    assert progress[0].records < published and progress[1].records > 0, "the rebalance never moved a partition"
     _assert_same_as_baseline(s, baseline)
