@@ -70,6 +70,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def settings(broker: BundledBroker, db_url: str) -> Settings:
     """Settings with this test's own topics and consumer group on the session broker."""
+    return make_settings(broker, db_url)
+
+
+@pytest.fixture
+def pg_settings(broker: BundledBroker, pg_url: str) -> Settings:
+    """The same, on PostgreSQL only (for what only PostgreSQL does)."""
+    _truncate(pg_url)
+    return make_settings(broker, pg_url)
+
+
+def make_settings(broker: BundledBroker, db_url: str) -> Settings:
     tag = uuid.uuid4().hex[:10]
     s = Settings(
         database_url=db_url,

@@ -1,0 +1,64 @@
+"""The relay process: publishes committed outbox rows, stops cleanly, and stays single on PostgreSQL."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from consumers.denial_events import build_worker
+from engine.config import Settings
+from engine.demo import demo_events
+from engine.outbox import build_relay
+from tests.helpers import Progress, outbox_count, publish, read_topic
+
+
+def _commit_without_publishing(settings: Settings, events: int) -> Progress:
+    total = publish(settings, list(demo_events(events)))
+    progress = Progress()
+    worker = build_worker(settings, on_commit=progress)
+    worker.run(until=lambda: progress.records >= total)
+    worker.engine.dispose()
+    return progress
+
+
+def test_relay_publishes_everything_then_exits_on_sigterm(settings: Settings, tmp_path: Path) -> None:
+    progress = _commit_without_publishing(settings, 10)
+    assert outbox_count(settings.database_url) > 0
+    env = {f"DENIALFLOW_{k.upper()}": str(v) for k, v in settings.model_dump().items() if v is not None}
+    log = tmp_path / "relay.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "relay"], env={**os.environ, **env}, stderr=sink)
+    deadline = time.monotonic() + 30
+    while outbox_count(settings.database_url) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0, log.read_text()
+    assert len(read_topic(settings, settings.transitions_topic)) == progress.transitions
+
+
+def test_a_second_relay_stands_by_while_the_first_is_active(pg_settings: Settings) -> None:
+    relays = [build_relay(pg_settings), build_relay(pg_settings)]
+    threads = [threading.Thread(target=r.run) for r in relays]
+    threads[0].start()
+    time.sleep(0.5)  # the first takes the lock
+    threads[1].start()
+    progress = _commit_without_publishing(pg_settings, 10)
+    deadline = time.monotonic() + 30
+    while outbox_count(pg_settings.database_url) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    relays[0].stop()
+    threads[0].join(10)
+    assert (relays[0].published, relays[1].published) == (progress.transitions, 0)
+    # the active relay went away: the standby takes the lock and carries on
+    more = _commit_without_publishing(pg_settings.model_copy(update={"group_id": pg_settings.group_id + ".2"}), 12)
+    while outbox_count(pg_settings.database_url) and time.monotonic() < deadline + 30:
+        time.sleep(0.05)
+    assert relays[1].published == more.transitions > 0
+    relays[1].stop()
+    threads[1].join(10)
+    for r in relays:
+        r.producer.close()
+        r.engine.dispose()
