@@ -54,6 +54,10 @@ SCENARIOS = [
     Scenario("duplicate claim, payer error", (("OA", "18"),), (), ("touch", "resubmit", "paid", "close"), "payer_error",
              False),
     Scenario("unmapped reason, needs review", (("CO", "B9"),), (), (), "payer_error", False),
+    Scenario("frequency limit, appeal awaiting the payer", (("CO", "151"),), (), ("touch", "appeal"),
+             "clinical_documentation"),
+    Scenario("rendering NPI missing, escalated to a lead", (("CO", "16"),), ("N290",), ("touch", "escalate"),
+             "credentialing_enrollment"),
 ]  # fmt: skip
 
 

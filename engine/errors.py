@@ -13,7 +13,7 @@ class Rejected(DenialflowError):
     """An inbound event that can never apply: names the rule and, where known, the field."""
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(f"{code}: {message}")
+        super().__init__(f"{code} ({field}): {message}" if field else f"{code}: {message}")
         self.code = code
         self.message = message
         self.field = field

@@ -18,7 +18,7 @@ from engine.demo import SCENARIOS, demo_events, poison_messages
 from engine.replay import replay
 from tests.helpers import publish, read_topic, run_worker, snapshot
 
-DENIALS = 40
+DENIALS = 48  # four of each demo scenario
 
 
 def test_demo_feed_walks_every_lifecycle_path_and_dead_letters_poison(settings: Settings) -> None:

@@ -1,0 +1,122 @@
+"""What docker-compose.yml starts, started directly: the same commands and environment,
+pointed at this session's broker and PostgreSQL instead of the `kafka`/`postgres` hosts.
+Also drives the CLI the way an operator would (publish, show, audit verify/replay)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from engine.config import Settings
+from engine.demo import demo_events
+from engine.kafka import ensure_topics
+from tests.helpers import outbox_count, processed_count, read_topic
+
+COMPOSE = Path(__file__).parents[2] / "docker-compose.yml"
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_compose_declares_the_production_stack(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) == {"kafka", "postgres", "init", "worker", "relay"}
+    kafka = services["kafka"]["environment"]
+    assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert kafka["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
+    assert "PLAINTEXT://kafka:9092" in kafka["KAFKA_ADVERTISED_LISTENERS"]
+    assert services["init"]["depends_on"] == {
+        "kafka": {"condition": "service_healthy"},
+        "postgres": {"condition": "service_healthy"},
+    }
+    for name in ("worker", "relay"):
+        assert services[name]["depends_on"] == {"init": {"condition": "service_completed_successfully"}}
+        assert services[name]["command"] == [name]
+    worker_env = services["worker"]["environment"]
+    assert worker_env["DENIALFLOW_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert worker_env["DENIALFLOW_DATABASE_URL"].startswith("postgresql://denialflow:")
+
+
+def _env(service: dict[str, Any], broker: str, database_url: str, tag: str) -> dict[str, str]:
+    env = {k: str(v) for k, v in service["environment"].items()}
+    env |= {"DENIALFLOW_BOOTSTRAP_SERVERS": broker, "DENIALFLOW_DATABASE_URL": database_url,
+            "DENIALFLOW_GROUP_ID": f"{tag}.engine", "DENIALFLOW_MAX_POLL_INTERVAL_MS": "1000",
+            "DENIALFLOW_SESSION_TIMEOUT_MS": "1000", "DENIALFLOW_HEARTBEAT_INTERVAL_MS": "200"}  # fmt: skip
+    for topic in ("EVENTS", "TRANSITIONS", "DLQ"):
+        env[f"DENIALFLOW_{topic}_TOPIC"] = f"{tag}.{env[f'DENIALFLOW_{topic}_TOPIC']}"
+    return {**os.environ, **env, "PATH": f"{BIN}:{os.environ['PATH']}"}
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "denialflow"), *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_compose_services_run_end_to_end(compose: dict[str, Any], broker: Any, pg_url: str, tmp_path: Path) -> None:
+    from tests.conftest import _truncate
+
+    _truncate(pg_url)
+    tag = uuid.uuid4().hex[:8]
+    services = compose["services"]
+    init = services["init"]
+    env = _env(init, broker.bootstrap, pg_url, tag)
+    done = subprocess.run(init["entrypoint"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "created" in done.stdout
+
+    procs = {}
+    for name in ("worker", "relay"):
+        log = (tmp_path / f"{name}.log").open("wb")
+        service_env = _env(services[name], broker.bootstrap, pg_url, tag)
+        procs[name] = (subprocess.Popen(["denialflow", *services[name]["command"]], env=service_env, stderr=log), log)
+
+    events = list(demo_events(24))
+    feed = tmp_path / "events.jsonl"
+    feed.write_text("".join(json.dumps(e) + "\n" for e in events))
+    published = _cli(env, "publish", str(feed))
+    assert published.returncode == 0, published.stderr
+    assert f"published {len(events)} events" in published.stdout
+
+    deadline = time.monotonic() + 60
+    while (processed_count(pg_url) < len(events) or outbox_count(pg_url)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for name, (proc, log) in procs.items():
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, (tmp_path / f"{name}.log").read_text()[-2000:]
+        log.close()
+    assert processed_count(pg_url) == len(events)
+
+    verified = _cli(env, "audit", "verify")
+    assert verified.returncode == 0 and "intact" in verified.stdout
+    closed = next(e for e in events if e["type"] == "denial.closed")["denial_id"]
+    shown = json.loads(_cli(env, "show", closed, "--json").stdout)
+    assert shown["state"] == "closed" and shown["patient"]["member_id"].startswith("*")
+    assert [h["trigger"] for h in shown["history"]][:3] == ["receive", "classify", "assign"]
+    replayed = _cli(env, "audit", "replay", closed)
+    assert replayed.returncode == 0 and "reaches the stored state" in replayed.stdout
+
+
+def test_publish_refuses_a_file_with_an_invalid_line_and_sends_nothing(broker: Any, tmp_path: Path) -> None:
+    topic = f"{uuid.uuid4().hex[:8]}.events"
+    env = {**os.environ, "DENIALFLOW_BOOTSTRAP_SERVERS": broker.bootstrap, "DENIALFLOW_EVENTS_TOPIC": topic}
+    good = next(demo_events(1))
+    bad = {**good, "event_id": "x", "data": {**good["data"], "billed_amount": "lots"}}
+    feed = tmp_path / "events.jsonl"
+    feed.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    result = _cli(env, "publish", str(feed))
+    assert result.returncode == 2
+    assert f"{feed}:2: schema.invalid_field (data.billed_amount)" in result.stdout
+    assert "nothing published" in result.stdout
+    settings = Settings(bootstrap_servers=broker.bootstrap, events_topic=topic)
+    ensure_topics(settings)
+    assert read_topic(settings, topic) == []
