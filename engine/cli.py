@@ -20,6 +20,7 @@ from engine.logs import configure
 from engine.outbox import run as run_relay
 from engine.render import denial_json, denial_text
 from engine.replay import replay
+from workflows.diagram import mermaid
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Denial management workflow engine.")
 audit_app = typer.Typer(no_args_is_help=True, help="Verify and replay the audit log.")
@@ -140,6 +141,12 @@ def audit_replay(denial_id: str, database_url: DbOpt = None) -> None:
         typer.echo("REPLAY MISMATCH:\n  " + "\n  ".join(report.mismatches))
         raise typer.Exit(1)
     typer.echo(f"replay reaches the stored state: {stored.state} (seq {stored.audit_seq})")
+
+
+@app.command()
+def diagram() -> None:
+    """Print the denial lifecycle as a Mermaid state diagram (generated from the machine)."""
+    typer.echo(mermaid(), nl=False)
 
 
 @db_app.command("upgrade")

@@ -53,16 +53,19 @@ def _values(source: State | list[State]) -> list[str]:
     return [s.value for s in (source if isinstance(source, list) else [source])]
 
 
-MACHINE = Machine(
-    model=None,
-    states=[s.value for s in State],
-    transitions=[
-        {"trigger": t["trigger"], "source": _values(t["source"]), "dest": t["dest"].value} for t in TRANSITIONS
-    ],
-    initial=State.RECEIVED.value,
-    auto_transitions=False,
-    model_attribute="state",
-)
+def machine_definition() -> dict[str, Any]:
+    """The keyword arguments every machine built from this workflow shares."""
+    return {
+        "states": [s.value for s in State],
+        "transitions": [
+            {"trigger": t["trigger"], "source": _values(t["source"]), "dest": t["dest"].value} for t in TRANSITIONS
+        ],
+        "initial": State.RECEIVED.value,
+        "auto_transitions": False,
+    }
+
+
+MACHINE = Machine(model=None, model_attribute="state", **machine_definition())
 
 
 def fire(denial: Any, trigger: str) -> tuple[str, str]:
