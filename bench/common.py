@@ -17,21 +17,20 @@ from engine.kafka import ensure_topics, make_producer
 
 def event_set(total: int, denials: int) -> list[tuple[bytes, bytes]]:
     """``total`` (key, value) messages: receipts and follow-ups over ``denials`` denials.
-    The demo paths with one extra touch each, topped up with touches on still-open denials."""
+    The demo paths with one extra touch each, topped up with more touches on the denials
+    that stay open in `worked` (the "being worked" scenario)."""
     events = list(demo_events(denials, extra_touches=1))
     open_scenario = next(i for i, s in enumerate(SCENARIOS) if s.path == ("touch",))
-    receipts = {e["event_id"]: e for e in events if e["type"] == "denial.received"}
-    n = 0
-    while len(events) < total:
-        rcv = receipts[f"rcv-{n * len(SCENARIOS) + open_scenario}"]
+    owners = {e["denial_id"]: e["actor"] for e in events if e["role"] == "staff"}
+    open_receipts = [e for e in events if e["type"] == "denial.received"][open_scenario :: len(SCENARIOS)]
+    for n in range(total - len(events)):
+        rcv = open_receipts[n % len(open_receipts)]
         d = rcv["data"]
         denial_id = denial_id_for(d["payer_id"], d["claim_control_number"], d["line"])
-        owner = next(e["actor"] for e in events if e.get("denial_id") == denial_id and e["role"] == "staff")
-        at = datetime.fromisoformat(rcv["occurred_at"]) + timedelta(days=30)
+        at = datetime.fromisoformat(rcv["occurred_at"]) + timedelta(days=30 + n // len(open_receipts))
         events.append({"event_id": f"bench-touch-{n}", "type": "denial.touched", "denial_id": denial_id,
-                       "occurred_at": at.astimezone(UTC).isoformat(), "actor": owner, "role": "staff",
+                       "occurred_at": at.astimezone(UTC).isoformat(), "actor": owners[denial_id], "role": "staff",
                        "data": {"note": "follow-up", "next_action_date": "2026-12-01"}})  # fmt: skip
-        n += 1
     return [(partition_key(e), json.dumps(e).encode()) for e in _in_rounds(events[:total])]
 
 

@@ -213,10 +213,11 @@ _NOW = datetime.now(UTC)
 
 
 def mixed_sample(messages: list[tuple[bytes, bytes]], size: int) -> list[tuple[bytes, bytes]]:
-    """Whole denials (every event of each, in order), so receipts and follow-ups mix as in
-    the full set; ``size`` events or a few more."""
+    """Whole denials (every event of each), about ``size`` events, in event-time order: new
+    receipts interleaved with follow-ups on older denials, as a live feed sends them."""
     step = max(1, len(messages) // size)
-    return [m for m in messages if zlib.crc32(m[0]) % step == 0]
+    sample = [m for m in messages if zlib.crc32(m[0]) % step == 0]
+    return sorted(sample, key=lambda m: orjson.loads(m[1])["occurred_at"])
 
 
 def main() -> None:

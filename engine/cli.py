@@ -95,6 +95,16 @@ def publish(
     typer.echo(f"published {len(messages)} events to {s.events_topic}")
 
 
+def _denial_and_history(database_url: str | None, denial_id: str) -> tuple[Any, list[dict[str, Any]]]:
+    engine = make_engine(settings(database_url).database_url)
+    with engine.connect() as conn:
+        try:
+            return store.get_denial(conn, denial_id), store.history(conn, denial_id)
+        except NotFound:
+            typer.echo(f"no denial {denial_id}", err=True)
+            raise typer.Exit(1) from None
+
+
 @app.command()
 def show(
     denial_id: str,
@@ -102,14 +112,7 @@ def show(
     database_url: DbOpt = None,
 ) -> None:
     """A denial's state, owner, touches and full history (patient data masked)."""
-    engine = make_engine(settings(database_url).database_url)
-    with engine.connect() as conn:
-        try:
-            denial = store.get_denial(conn, denial_id)
-        except NotFound:
-            typer.echo(f"no denial {denial_id}", err=True)
-            raise typer.Exit(1) from None
-        entries = store.history(conn, denial_id)
+    denial, entries = _denial_and_history(database_url, denial_id)
     typer.echo(json.dumps(denial_json(denial, entries), indent=2) if as_json else denial_text(denial, entries))
 
 
@@ -128,14 +131,8 @@ def audit_verify(database_url: DbOpt = None) -> None:
 @audit_app.command("replay")
 def audit_replay(denial_id: str, database_url: DbOpt = None) -> None:
     """Re-run a denial's recorded events from nothing; exit 1 if it does not reach the stored state."""
-    engine = make_engine(settings(database_url).database_url)
-    with engine.connect() as conn:
-        try:
-            stored = store.get_denial(conn, denial_id)
-        except NotFound:
-            typer.echo(f"no denial {denial_id}", err=True)
-            raise typer.Exit(1) from None
-        report = replay(stored, store.history(conn, denial_id))
+    stored, entries = _denial_and_history(database_url, denial_id)
+    report = replay(stored, entries)
     typer.echo("\n".join(report.lines))
     if not report.ok:
         typer.echo("REPLAY MISMATCH:\n  " + "\n  ".join(report.mismatches))

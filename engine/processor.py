@@ -100,20 +100,21 @@ class Processor:
 
     def process(self, conn: Connection, messages: list[Inbound]) -> BatchResult:
         now = self.clock()
-        decoded: list[tuple[Inbound, Any, Rejected | None, str]] = []
+        decoded: list[tuple[Inbound, Any, Rejected | None, str | None]] = []
         for msg in messages:
             try:
                 event, error = decode(msg.value), None
-                key = event.event_id
+                event_id = event.event_id
             except Rejected as exc:
-                event, error = None, exc
-                key = _salvage_event_id(msg.value) or f"kafka:{msg.topic}:{msg.partition}:{msg.offset}"
-            decoded.append((msg, event, error, key))
-        done = store.processed_ids(conn, [d[3] for d in decoded])
+                event, error, event_id = None, exc, _salvage_event_id(msg.value)
+            decoded.append((msg, event, error, event_id))
+        # the idempotency key: the event id, or where the bytes sit for a message without one
+        keys = [event_id or f"kafka:{m.topic}:{m.partition}:{m.offset}" for m, _, _, event_id in decoded]
+        done = store.processed_ids(conn, keys)
         loaded = store.load_working(conn, {e.denial_id for _, e, _, _ in decoded if e is not None})
         current = dict(loaded)
         result = BatchResult(now)
-        for msg, event, error, key in decoded:
+        for (msg, event, error, event_id), key in zip(decoded, keys, strict=True):
             if key in done:
                 result.duplicates += 1
                 continue
@@ -124,7 +125,7 @@ class Processor:
                 except Rejected as exc:
                     error = exc
             if error is not None:
-                self._reject(result, msg, event, error, key, now)
+                self._reject(result, msg, event, error, key, event_id, now)
                 continue
             current[denial.id] = denial
             self._record(result, msg, event, denial, steps, now)
@@ -133,10 +134,18 @@ class Processor:
         self._collect_denials(result.write, loaded, current, now)
         return result
 
-    def _reject(self, result: BatchResult, msg: Inbound, event: Any, error: Rejected, key: str, now: datetime) -> None:
+    def _reject(
+        self,
+        result: BatchResult,
+        msg: Inbound,
+        event: Any,
+        error: Rejected,
+        key: str,
+        event_id: str | None,
+        now: datetime,
+    ) -> None:
         result.rejected += 1
         result.rejected_by_code[error.code] = result.rejected_by_code.get(error.code, 0) + 1
-        event_id = key if not key.startswith("kafka:") else None
         result.write.processed.append({"event_id": key, "outcome": error.code[:80], "processed_at": now})
         result.write.outbox.append(_dead_letter(msg, error, event_id, self.topics.dlq))
         log.warning(
