@@ -42,3 +42,14 @@ def test_invalid_transition_names_trigger_and_state_and_changes_nothing(state: s
     assert err.value.code == "workflow.invalid_transition"
     assert trigger in err.value.message and state in err.value.message
     assert d.state == state
+
+
+@pytest.mark.parametrize(
+    ("state", "trigger"),
+    [(s.value, t["trigger"]) for t in TRANSITIONS for s in State if s.value not in _sources(t["trigger"])],
+)
+def test_every_move_outside_the_table_is_refused(state: str, trigger: str) -> None:
+    d = SimpleNamespace(state=state)
+    with pytest.raises(Rejected, match=f"'{trigger}' is not allowed from state '{state}'"):
+        fire(d, trigger)
+    assert d.state == state
