@@ -82,8 +82,8 @@ def _dead_letter(msg: Inbound, reason: Rejected, event_id: str | None, topic: st
 
 
 def _salvage_event_id(raw: bytes) -> str | None:
-    """The event id of a message that failed validation, if its JSON carries one:
-    dead letters and idempotency are then keyed the way the sender knows them."""
+    """The event id of a message that failed validation, if its JSON carries one, so its
+    dead letter and log line name it the way the sender knows it."""
     try:
         doc = json.loads(raw)
     except ValueError:
@@ -108,8 +108,9 @@ class Processor:
             except Rejected as exc:
                 event, error, event_id = None, exc, _salvage_event_id(msg.value)
             decoded.append((msg, event, error, event_id))
-        # the idempotency key: the event id, or where the bytes sit for a message without one
-        keys = [event_id or f"kafka:{m.topic}:{m.partition}:{m.offset}" for m, _, _, event_id in decoded]
+        # The idempotency key: a valid event's id; for bytes that failed validation, where they
+        # sit, so a corrected re-send under the same event id is still applied.
+        keys = [e.event_id if e is not None else f"kafka:{m.topic}:{m.partition}:{m.offset}" for m, e, _, _ in decoded]
         done = store.processed_ids(conn, keys)
         loaded = store.load_working(conn, {e.denial_id for _, e, _, _ in decoded if e is not None})
         current = dict(loaded)

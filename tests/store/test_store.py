@@ -185,3 +185,12 @@ def test_replay_reports_a_denial_row_that_disagrees_with_its_log(engine: Engine,
         report = replay(store.get_denial(conn, victim), store.history(conn, victim))
     assert not report.ok
     assert any("state" in m for m in report.mismatches) and any("touches" in m for m in report.mismatches)
+
+
+def test_a_corrected_resend_of_an_invalid_event_is_applied(engine: Engine) -> None:
+    good = received_doc(7)
+    broken = {**good, "data": {**good["data"], "billed_amount": "lots"}}
+    first, _ = commit(engine, inbound([broken]))
+    again, _ = commit(engine, inbound([broken], start=0))  # the same record redelivered
+    fixed, _ = commit(engine, inbound([good], start=1))  # the sender's correction, same event id
+    assert (first.rejected, again.duplicates, fixed.applied) == (1, 1, 1)
