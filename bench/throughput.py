@@ -33,7 +33,7 @@ from consumers.denial_events import build_worker
 from engine import store
 from engine.broker import BundledBroker
 from engine.config import Settings
-from engine.db import make_engine, upgrade
+from engine.db import count_rows, make_engine, upgrade
 from engine.kafka import make_consumer, make_producer
 from engine.logs import configure
 from engine.messages import Message
@@ -119,20 +119,12 @@ def spawn(s: Settings, command: str) -> subprocess.Popen[bytes]:
                             "DENIALFLOW_LOG_LEVEL": "WARNING"})  # fmt: skip
 
 
-def _rows_in(url: str, table: Any) -> int:
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        n = conn.scalar(select(store.func.count()).select_from(table)) or 0
-    engine.dispose()
-    return n
-
-
 def outbox_rows(url: str) -> int:
-    return _rows_in(url, store.OUTBOX)
+    return count_rows(url, store.OUTBOX)
 
 
 def processed_rows(url: str) -> int:
-    return _rows_in(url, store.PROCESSED)
+    return count_rows(url, store.PROCESSED)
 
 
 def _paced_publish(s: Settings, messages: list[tuple[bytes, bytes]], rate: float, go: Any) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, func, select
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -51,3 +51,13 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str) -> None:
     """Bring the schema to the newest migration (idempotent)."""
     command.upgrade(alembic_config(url), "head")
+
+
+def count_rows(url: str, table: Table) -> int:
+    """Rows in one table, on a short-lived connection (progress checks in tests and benchmarks)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(table)) or 0)
+    finally:
+        engine.dispose()

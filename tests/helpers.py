@@ -9,13 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from consumers.denial_events import build_worker
 from engine import store
 from engine.clock import as_utc
 from engine.config import Settings
-from engine.db import make_engine
+from engine.db import count_rows, make_engine
 from engine.events import partition_key
 from engine.kafka import ensure_topics, make_producer
 from engine.outbox import build_relay
@@ -112,7 +112,7 @@ def snapshot(url: str) -> dict[str, Any]:
             for r in conn.execute(select(store.AUDIT).order_by(store.AUDIT.c.denial_id, store.AUDIT.c.seq))
         ]
         processed = {r.event_id: r.outcome for r in conn.execute(select(store.PROCESSED))}
-        outbox = conn.scalar(select(store.func.count()).select_from(store.OUTBOX))
+        outbox = conn.scalar(select(func.count()).select_from(store.OUTBOX))
     engine.dispose()
     return {"denials": denials, "audit": audit, "processed": processed, "outbox_left": outbox}
 
@@ -130,20 +130,12 @@ def variant(settings: Settings, **changes: Any) -> Settings:
     return new
 
 
-def _count(url: str, table: Any) -> int:
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        n = conn.scalar(select(store.func.count()).select_from(table)) or 0
-    engine.dispose()
-    return n
-
-
 def processed_count(url: str) -> int:
-    return _count(url, store.PROCESSED)
+    return count_rows(url, store.PROCESSED)
 
 
 def outbox_count(url: str) -> int:
-    return _count(url, store.OUTBOX)
+    return count_rows(url, store.OUTBOX)
 
 
 def feed_summary(settings: Settings) -> tuple[set[str], dict[str, list[int]]]:
