@@ -4,10 +4,12 @@ import json
 import statistics
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from bench.results import RESULTS
 from engine.config import Settings
 from engine.db import normalize_url, upgrade
 from engine.demo import SCENARIOS, demo_events
@@ -21,15 +23,16 @@ def event_set(total: int, denials: int) -> list[tuple[bytes, bytes]]:
     that stay open in `worked` (the "being worked" scenario)."""
     events = list(demo_events(denials, extra_touches=1))
     open_scenario = next(i for i, s in enumerate(SCENARIOS) if s.path == ("touch",))
-    owners = {e["denial_id"]: e["actor"] for e in events if e["role"] == "staff"}
+    actors = {e["denial_id"]: (e["actor"], e["role"]) for e in events if e["type"] == "denial.touched"}
     open_receipts = [e for e in events if e["type"] == "denial.received"][open_scenario :: len(SCENARIOS)]
     for n in range(total - len(events)):
         rcv = open_receipts[n % len(open_receipts)]
         d = rcv["data"]
         denial_id = denial_id_for(d["payer_id"], d["claim_control_number"], d["line"])
         at = datetime.fromisoformat(rcv["occurred_at"]) + timedelta(days=30 + n // len(open_receipts))
+        actor, role = actors[denial_id]
         events.append({"event_id": f"bench-touch-{n}", "type": "denial.touched", "denial_id": denial_id,
-                       "occurred_at": at.astimezone(UTC).isoformat(), "actor": owners[denial_id], "role": "staff",
+                       "occurred_at": at.astimezone(UTC).isoformat(), "actor": actor, "role": role,
                        "data": {"note": "follow-up", "next_action_date": "2026-12-01"}})  # fmt: skip
     return [(partition_key(e), json.dumps(e).encode()) for e in _in_rounds(events[:total])]
 
@@ -46,6 +49,16 @@ def _in_rounds(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             rounds.append([])
         rounds[n].append(e)
     return [e for r in rounds for e in r]
+
+
+def database(kind: str, tag: str, pg_admin: str) -> str:
+    if kind == "sqlite":
+        path = RESULTS / f"{tag}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        upgrade(f"sqlite:///{path}")
+        return f"sqlite:///{path}"
+    return fresh_postgres(pg_admin, f"denialflow_bench_{tag}")
 
 
 def fresh_postgres(admin_url: str, name: str) -> str:

@@ -2,18 +2,20 @@
 
     .venv/bin/python -m bench.throughput [--db sqlite postgresql] [--events 100000] [--denials 20000]
 
+The touch limit is lifted for the benchmark (the event set touches open denials again and
+again); every other escalation rule, and so every timer, is scheduled as in production.
+
 Per database it runs, each on fresh topics and a fresh database:
   engine   : publish all events, then time the worker draining them (events/s);
   latency  : publish a slice of fresh events at a fixed rate while the worker runs;
              latency = commit of the batch holding the record - the record's publish time;
   floor    : the same consumer settings and batches, writing the rows the engine run wrote
-             (audit entries, processed ids, denial inserts/updates, one outbox row per batch,
-             then deleted) with the same bulk writers, offsets committed after; no decoding,
+             (audit entries, processed ids, denial inserts/updates, timer rows, one outbox row
+             per batch, then deleted) with the same bulk writers, offsets committed after; no decoding,
              workflow, hashing or publishing.
 """
 
 import argparse
-import json
 import multiprocessing
 import os
 import signal
@@ -22,34 +24,24 @@ import sys
 import time
 import zlib
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy import select
 
-from bench.common import event_set, fresh_postgres, fresh_settings, percentiles, publish, rows
+from bench.common import database, event_set, fresh_settings, percentiles, publish, rows
+from bench.results import RESULTS, save_results
 from consumers.denial_events import build_worker
 from engine import store
 from engine.broker import BundledBroker
 from engine.config import Settings
-from engine.db import count_rows, make_engine, upgrade
+from engine.db import count_rows, make_engine
 from engine.kafka import make_consumer, make_producer
 from engine.logs import configure
 from engine.messages import Message
 from engine.worker import Committed
-
-RESULTS = Path(__file__).with_name("results")
-
-
-def database(kind: str, tag: str, pg_admin: str) -> str:
-    if kind == "sqlite":
-        path = RESULTS / f"{tag}.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        upgrade(f"sqlite:///{path}")
-        return f"sqlite:///{path}"
-    return fresh_postgres(pg_admin, f"denialflow_bench_{tag}")
 
 
 def run_engine(
@@ -141,17 +133,22 @@ def _paced_publish(s: Settings, messages: list[tuple[bytes, bytes]], rate: float
 
 
 def recorded_rows(database_url: str) -> dict[tuple[int, int], dict[str, Any]]:
-    """What the engine run wrote, per source record: its audit entries, its event id and
-    the denial's final row. The floor writes exactly these rows again."""
+    """What the engine run wrote, per source record: its audit entries, its event id, the
+    denial's final row and its final timer rows. The floor writes exactly these rows again
+    (a receipt all of its denial's timers, a follow-up one: the engine moves the follow-up timer)."""
     engine = make_engine(database_url)
     out: dict[tuple[int, int], dict[str, Any]] = {}
     with engine.connect() as conn:
         denials = {r.id: dict(r._mapping) for r in conn.execute(select(store.DENIALS))}
+        timers: dict[str, list[dict[str, Any]]] = {}
+        for t in conn.execute(select(store.TIMERS)):
+            timers.setdefault(t.denial_id, []).append(dict(t._mapping))
         for r in conn.execute(select(store.AUDIT).order_by(store.AUDIT.c.id)):
             slot = out.setdefault(
                 (r.source_partition, r.source_offset),
-                {"audit": [], "event_id": r.event_id, "denial": denials[r.denial_id]},
-            )
+                {"audit": [], "event_id": r.event_id, "denial": denials[r.denial_id],
+                 "timers": timers.get(r.denial_id, [])},
+            )  # fmt: skip
             slot["audit"].append({k: v for k, v in r._mapping.items() if k != "id"})
     engine.dispose()
     return out
@@ -181,6 +178,8 @@ def run_floor(s: Settings, total: int, recorded: dict[tuple[int, int], dict[str,
             write.processed.append({"event_id": slot["event_id"], "outcome": "applied", "processed_at": _NOW})
             write.outbox.extend(Message("t", record.key, orjson.dumps(a, default=str)) for a in slot["audit"])
             version = versions.get(denial["id"])
+            for timer in slot["timers"] if version is None else slot["timers"][:1]:
+                write.timers[(timer["denial_id"], timer["rule"])] = timer
             if version is None:
                 write.new_denials.append({**denial, "version": 1})
                 versions[denial["id"]] = 1
@@ -212,6 +211,16 @@ def mixed_sample(messages: list[tuple[bytes, bytes]], size: int) -> list[tuple[b
     return sorted(sample, key=lambda m: orjson.loads(m[1])["occurred_at"])
 
 
+def _no_touch_limit() -> Path:
+    """The event set keeps touching open denials; with the default touch limit of 3 they would
+    escalate and later touches be refused. Same rules otherwise, so timers are still scheduled."""
+    path = RESULTS / "escalation-no-touch-limit.toml"
+    RESULTS.mkdir(exist_ok=True)
+    default = resources.files("workflows.data").joinpath("escalation.toml").read_text()
+    path.write_text(default.replace("touch_limit = 3", "touch_limit = 1000000"))
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
@@ -233,7 +242,8 @@ def main() -> None:
     report: dict[str, Any] = {}
     with BundledBroker() as broker:
         base = Settings(bootstrap_servers=broker.bootstrap, batch_size=args.batch_size, max_poll_interval_ms=3000,
-                        session_timeout_ms=3000, heartbeat_interval_ms=500)  # fmt: skip
+                        session_timeout_ms=3000, heartbeat_interval_ms=500,
+                        escalation_file=_no_touch_limit())  # fmt: skip
         for kind in args.db:
             s = fresh_settings(base, database(kind, f"{kind}_engine", args.pg_admin_url))
             publish(s, messages)
@@ -251,9 +261,7 @@ def main() -> None:
             latency = run_engine(s, len(sample), pace=rate, messages=sample)
             print(f"{kind:<10} latency  at {rate:,.0f} ev/s: {rows(latency)}")
             report[kind] = {"engine": engine_run, "floor": floor, "latency": {"rate": rate, **latency}}
-    out = RESULTS / f"throughput-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    out.write_text(json.dumps(report, indent=2))
-    print(f"results: {out}")
+    save_results("throughput", report)
 
 
 if __name__ == "__main__":

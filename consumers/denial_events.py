@@ -1,16 +1,17 @@
 """The `denials.events` consumer: the engine's worker process."""
 
-import signal
 from collections.abc import Callable
 
 import structlog
 
-from engine.clock import Clock, system_clock
+from engine.clock import Clock, clock_from
 from engine.config import Settings
 from engine.db import make_engine
 from engine.kafka import make_consumer
 from engine.processor import Processor, Topics
 from engine.worker import Committed, Worker
+from workflows.escalation import EscalationRules
+from workflows.payers import PayerPolicies
 from workflows.policy import LivePolicy
 from workflows.routing import Routing
 
@@ -18,14 +19,18 @@ log = structlog.get_logger("denialflow.worker")
 
 
 def build_worker(
-    settings: Settings, clock: Clock = system_clock, on_commit: Callable[[Committed], None] | None = None
+    settings: Settings, clock: Clock | None = None, on_commit: Callable[[Committed], None] | None = None
 ) -> Worker:
     """Everything the worker needs, built once: one engine, one producer, one machine."""
     engine = make_engine(settings.database_url)
     processor = Processor(
-        LivePolicy(Routing.load(settings.routing_file)),
+        LivePolicy(
+            Routing.load(settings.routing_file),
+            PayerPolicies.load(settings.payers_file),
+            EscalationRules.load(settings.escalation_file),
+        ),
         Topics(settings.transitions_topic, settings.dlq_topic),
-        clock,
+        clock or clock_from(settings.now),
     )
     return Worker(
         make_consumer(settings, settings.events_topic),
@@ -41,10 +46,8 @@ def build_worker(
 def run(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT; the batch in hand is finished and committed first."""
     worker = build_worker(settings)
-    signal.signal(signal.SIGTERM, worker.stop)
-    signal.signal(signal.SIGINT, worker.stop)
     log.info("worker.started", topic=settings.events_topic, group=settings.group_id)
     try:
-        worker.run()
+        worker.run_until_signalled()
     finally:
         worker.engine.dispose()

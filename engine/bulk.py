@@ -97,17 +97,19 @@ class BulkTable:
         self.version = version
         self._convert = {c.name: _converter(c, dialect) for c in table.c}
 
-    def load(self, conn: Connection, ids: Sequence[str], columns: Sequence[str]) -> list[SimpleNamespace]:
-        """``columns`` of the rows with these ids, as plain objects."""
+    def load(
+        self, conn: Connection, ids: Sequence[str], columns: Sequence[str], key: str = "id"
+    ) -> list[SimpleNamespace]:
+        """``columns`` of the rows whose ``key`` is one of ``ids``, as plain objects."""
         if not ids:
             return []
         names = ", ".join(f'"{c}"' for c in columns)
         readers = [_reader(self.table.c[c], self.dialect) for c in columns]
         with self._cursor(conn) as cur:
             if self.dialect == "postgresql":
-                cur.execute(f"SELECT {names} FROM {self.table.name} WHERE id = ANY(%s)", [list(ids)])
+                cur.execute(f'SELECT {names} FROM {self.table.name} WHERE "{key}" = ANY(%s)', [list(ids)])
             else:
-                cur.execute(f"SELECT {names} FROM {self.table.name} WHERE id IN ({_marks(ids)})", list(ids))
+                cur.execute(f'SELECT {names} FROM {self.table.name} WHERE "{key}" IN ({_marks(ids)})', list(ids))
             rows = cur.fetchall()
         return [
             SimpleNamespace(**{c: (f(v) if f else v) for c, f, v in zip(columns, readers, row, strict=True)})
@@ -131,6 +133,25 @@ class BulkTable:
                 _copy(cur, f"{self.table.name} ({names})", values)
             else:
                 cur.executemany(f"INSERT INTO {self.table.name} ({names}) VALUES ({_marks(self.columns)})", values)
+
+    def upsert(self, conn: Connection, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+        """Insert rows, or overwrite every other column of the row with the same ``keys``."""
+        if not rows:
+            return
+        values = self._rows(rows, self.columns)
+        names = ", ".join(f'"{c}"' for c in self.columns)
+        conflict = ", ".join(f'"{k}"' for k in keys)
+        sets = ", ".join(f'"{c}" = excluded."{c}"' for c in self.columns if c not in keys)
+        with self._cursor(conn) as cur:
+            if self.dialect == "postgresql":
+                staging = f"_upsert_{self.table.name}"
+                cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {self.table.name}) ON COMMIT DELETE ROWS")
+                _copy(cur, f"{staging} ({names})", values)
+                cur.execute(f"INSERT INTO {self.table.name} ({names}) SELECT {names} FROM {staging} "
+                            f"ON CONFLICT ({conflict}) DO UPDATE SET {sets}")  # fmt: skip
+            else:
+                cur.executemany(f"INSERT INTO {self.table.name} ({names}) VALUES ({_marks(self.columns)}) "
+                                f"ON CONFLICT ({conflict}) DO UPDATE SET {sets}", values)  # fmt: skip
 
     def update(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
         """Update rows (``id``, ``_version`` and the update columns) whose version still

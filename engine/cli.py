@@ -2,24 +2,32 @@
 the options here override the two that change most often."""
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.exc import IntegrityError
 
+from consumers.clearinghouse_remits import run as run_remits
 from consumers.denial_events import run as run_worker
 from engine import store
 from engine.audit import verify
-from engine.config import Settings
+from engine.cli_common import DbOpt, KafkaOpt, settings
+from engine.cli_intake import auth_app, codes_app, ingest
+from engine.cli_queries import escalations, queue, report_app, reviews, stuck, triage
+from engine.clock import clock_from
 from engine.db import make_engine, upgrade
 from engine.embedded import run_embedded
 from engine.errors import NotFound, Rejected
-from engine.events import partition_key
+from engine.events import Role, partition_key
 from engine.kafka import ensure_topics, make_producer
-from engine.logs import configure
 from engine.outbox import run as run_relay
 from engine.render import denial_json, denial_text
 from engine.replay import replay
+from engine.simulate import simulate as run_simulation
+from engine.timers import run as run_timers
+from engine.web.auth import create_token, list_tokens, revoke_token
 from workflows.diagram import mermaid
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Denial management workflow engine.")
@@ -29,16 +37,15 @@ topics_app = typer.Typer(no_args_is_help=True, help="Kafka topics.")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
-
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="overrides DENIALFLOW_DATABASE_URL")]
-KafkaOpt = Annotated[str | None, typer.Option("--bootstrap-servers", help="overrides DENIALFLOW_BOOTSTRAP_SERVERS")]
-
-
-def settings(database_url: str | None = None, bootstrap_servers: str | None = None, **more: Any) -> Settings:
-    given = {"database_url": database_url, "bootstrap_servers": bootstrap_servers, **more}
-    s = Settings(**{k: v for k, v in given.items() if v is not None})
-    configure(s.log_level, s.log_format)
-    return s
+app.add_typer(auth_app, name="auth")
+app.add_typer(codes_app, name="codes")
+app.add_typer(report_app, name="report")
+app.command()(ingest)
+app.command()(reviews)
+app.command()(triage)
+app.command()(escalations)
+app.command()(stuck)
+app.command()(queue)
 
 
 @app.command()
@@ -46,9 +53,10 @@ def run(
     denials: Annotated[int, typer.Option(help="demo denials to feed")] = 60,
     database_url: DbOpt = None,
     fresh: Annotated[bool, typer.Option(help="delete the SQLite file first")] = False,
+    now: Annotated[str | None, typer.Option(help="the engine's clock, e.g. 2026-10-01T09:00:00+00:00")] = None,
 ) -> None:
-    """Main job on embedded defaults: bundled broker, SQLite file, demo feed, worker, summary."""
-    s = settings(database_url, log_level="WARNING")
+    """Main job on embedded defaults: bundled broker, SQLite file, demo feed, 835, timers, worker, summary."""
+    s = settings(database_url, log_level="WARNING", now=now)
     raise typer.Exit(run_embedded(s, denials=denials, fresh=fresh))
 
 
@@ -56,6 +64,95 @@ def run(
 def worker(database_url: DbOpt = None, bootstrap_servers: KafkaOpt = None) -> None:
     """Consume denials.events until SIGTERM (the batch in hand is finished first)."""
     run_worker(settings(database_url, bootstrap_servers))
+
+
+@app.command()
+def remits(bootstrap_servers: KafkaOpt = None) -> None:
+    """Turn raw 835 files on clearinghouse.remits into denial events until SIGTERM."""
+    run_remits(settings(bootstrap_servers=bootstrap_servers))
+
+
+@app.command()
+def timers(
+    bootstrap_servers: KafkaOpt = None,
+    database_url: DbOpt = None,
+    now: Annotated[str | None, typer.Option(help="start the clock here, e.g. 2026-11-01T09:00:00+00:00")] = None,
+) -> None:
+    """Fire due escalation timers as events on denials.events until SIGTERM."""
+    run_timers(settings(database_url, bootstrap_servers, now=now))
+
+
+@app.command()
+def simulate(
+    days: Annotated[int, typer.Option(min=1, max=3650, help="days to move the clock forward, one at a time")] = 30,
+    start: Annotated[str | None, typer.Option(help="first day (YYYY-MM-DD); default: the oldest open receipt")] = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Move the clock day by day over the demo store: timers fire, the worker escalates (run `denialflow run` first)."""
+    s = settings(database_url, log_level="WARNING")
+    raise typer.Exit(run_simulation(s, days, date.fromisoformat(start) if start else None))
+
+
+tokens_app = typer.Typer(no_args_is_help=True, help="API tokens for the web API.")
+app.add_typer(tokens_app, name="tokens")
+RoleArg = Annotated[Role, typer.Option(help="staff, lead, auditor or admin")]
+
+
+@tokens_app.command("create")
+def tokens_create(name: str, role: RoleArg = Role.STAFF, database_url: DbOpt = None) -> None:
+    """Make a token for NAME with a role; it is printed once and stored only as a hash."""
+    if role == Role.SYSTEM:
+        typer.echo("the system role is for the engine's own processes, not API callers", err=True)
+        raise typer.Exit(2)
+    s = settings(database_url)
+    engine = make_engine(s.database_url)
+    try:
+        token = create_token(engine, name, role, clock_from(s.now)())
+    except IntegrityError:
+        typer.echo(f"a token named {name!r} exists; revoke it first", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    typer.echo(token)
+
+
+@tokens_app.command("list")
+def tokens_list(database_url: DbOpt = None) -> None:
+    """Token names, roles, and when they were made or revoked (never the tokens)."""
+    engine = make_engine(settings(database_url).database_url)
+    for name, role, created, revoked in list_tokens(engine):
+        typer.echo(
+            f"{name:<24} {role:<8} created {created:%Y-%m-%d}{f'  revoked {revoked:%Y-%m-%d}' if revoked else ''}"
+        )
+    engine.dispose()
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(name: str, database_url: DbOpt = None) -> None:
+    """Revoke NAME's token: its next request gets a 401."""
+    s = settings(database_url)
+    engine = make_engine(s.database_url)
+    done = revoke_token(engine, name, clock_from(s.now)())
+    engine.dispose()
+    if not done:
+        typer.echo(f"no live token named {name!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {name}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    database_url: DbOpt = None,
+    bootstrap_servers: KafkaOpt = None,
+) -> None:
+    """The web API (OpenAPI at /docs); every request needs a token (`denialflow tokens create`)."""
+    import uvicorn
+
+    from engine.web.app import create_app
+
+    uvicorn.run(create_app(settings(database_url, bootstrap_servers)), host=host, port=port, log_level="warning")
 
 
 @app.command()
@@ -113,7 +210,11 @@ def show(
 ) -> None:
     """A denial's state, owner, touches and full history (patient data masked)."""
     denial, entries = _denial_and_history(database_url, denial_id)
-    typer.echo(json.dumps(denial_json(denial, entries), indent=2) if as_json else denial_text(denial, entries))
+    today = clock_from(settings(database_url).now)().date()
+    shown = (
+        json.dumps(denial_json(denial, entries, today), indent=2) if as_json else denial_text(denial, entries, today)
+    )
+    typer.echo(shown)
 
 
 @audit_app.command("verify")

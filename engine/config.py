@@ -7,7 +7,7 @@ value that cannot work (for example a max poll interval below the session timeou
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     events_topic: str = "denials.events"
     transitions_topic: str = "denials.transitions"
     dlq_topic: str = "denials.dlq"
+    remits_topic: str = Field("clearinghouse.remits", description="raw X12 835 text, one remittance file a message")
+    remits_group_id: str = "denialflow-remits"
     partitions: int = Field(6, ge=1, description="partitions for topics the engine creates")
     group_id: str = "denialflow-engine"
     batch_size: int = Field(1000, ge=1, le=50_000, description="max records per poll = per database transaction")
@@ -28,6 +30,11 @@ class Settings(BaseSettings):
     heartbeat_interval_ms: int = Field(3_000, ge=100)
     db_retries: int = Field(5, ge=0, description="retries of a batch on a transient database error")
     routing_file: Path | None = Field(None, description="routing TOML; the packaged default when unset")
+    payers_file: Path | None = Field(None, description="payer deadlines TOML; the packaged default when unset")
+    escalation_file: Path | None = Field(None, description="escalation rules TOML; the packaged default when unset")
+    now: AwareDatetime | None = Field(None, description="start the engine's clock here (ISO 8601 with offset)")
+    timer_interval_ms: int = Field(1000, ge=10, description="how often the timer service looks for due timers")
+    timer_batch: int = Field(1000, ge=1, le=50_000, description="timers fired per publish-and-mark transaction")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 

@@ -10,6 +10,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from engine.events import Adjustment, denial_id_for
@@ -26,6 +27,8 @@ PAYERS = [
 SITES = ["Main St Behavioral Health", "Riverside Outpatient", "North Clinic"]
 PROCEDURES = ["90837", "90834", "90791", "99214", "H0031", "96130"]
 LEAD = "morgan.lead"
+REASSIGNED_TO = "indy.billing"
+DEMO_START = datetime(2026, 9, 1, 14, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ SCENARIOS = [
     Scenario("fee schedule short pay, waiting", (("CO", "45"),), (), (), "contract_fee_schedule", False),
     Scenario("duplicate claim, payer error", (("OA", "18"),), (), ("touch", "resubmit", "paid", "close"), "payer_error",
              False),
-    Scenario("unmapped reason, needs review", (("CO", "B9"),), (), (), "payer_error", False),
+    Scenario("deactivated reason, needs review", (("CO", "42"),), (), (), "payer_error", False),
     Scenario("frequency limit, appeal awaiting the payer", (("CO", "151"),), (), ("touch", "appeal"),
              "clinical_documentation"),
     Scenario("rendering NPI missing, escalated to a lead", (("CO", "16"),), ("N290",), ("touch", "escalate"),
@@ -91,7 +94,9 @@ def _receipt(n: int, sc: Scenario, rng: random.Random, at: datetime) -> dict[str
 def _follow_up(step: str, i: int, n: int, denial_id: str, owner: str, sc: Scenario, at: datetime) -> dict[str, Any]:
     eid, nxt = f"evt-{n}-{i}", (at + timedelta(days=5)).date().isoformat()
     kw = {"denial_id": denial_id}
-    staff = (owner, "staff")
+    # routing balances open work, so who owns a denial is known only once it is applied:
+    # the billing lead works the demo's denials, and the reassigned owner works hers
+    staff = (owner, "lead" if owner == LEAD else "staff")
     match step:
         case "touch":
             return _envelope(eid, "denial.touched", at, *staff, {"note": "called payer", "next_action_date": nxt}, **kw)
@@ -109,7 +114,7 @@ def _follow_up(step: str, i: int, n: int, denial_id: str, owner: str, sc: Scenar
             data = {"rule": "touch_limit", "detail": {"touches": 2}}
             return _envelope(eid, "denial.escalated", at, LEAD, "lead", data, **kw)
         case "reassign":
-            data = {"owner": "indy.billing", "reason": "second pair of eyes", "next_action_date": nxt}
+            data = {"owner": REASSIGNED_TO, "reason": "second pair of eyes", "next_action_date": nxt}
             return _envelope(eid, "denial.reassigned", at, LEAD, "lead", data, **kw)
         case "close":
             evidence = {
@@ -130,7 +135,7 @@ def demo_events(
 
     rng = random.Random(seed)
     routing = Routing.load()
-    base = start or datetime(2026, 9, 1, 14, 0, tzinfo=UTC)
+    base = start or DEMO_START
     for n in range(denials):
         sc = SCENARIOS[n % len(SCENARIOS)]
         at = base + timedelta(minutes=7 * n)
@@ -138,13 +143,14 @@ def demo_events(
         yield receipt
         d = receipt["data"]
         denial_id = denial_id_for(d["payer_id"], d["claim_control_number"], d["line"])
-        category = classify([Adjustment(**a) for a in d["adjustments"]], d["remarks"]).category
-        routed = routing.route(d["payer_id"], category, denial_id)[1]
-        owner = routed or LEAD
+        category = classify(
+            [Adjustment(**a) for a in d["adjustments"]], d["remarks"], Decimal(d["paid_amount"])
+        ).category
+        routed = routing.route(d["payer_id"], category, denial_id, {})[1] is not None
         path = ("touch",) * (extra_touches if routed else 0) + sc.path
         for i, step in enumerate(path):
             at += timedelta(days=2, hours=i)
-            yield _follow_up(step, i, n, denial_id, "indy.billing" if "reassign" in path[:i] else owner, sc, at)
+            yield _follow_up(step, i, n, denial_id, REASSIGNED_TO if "reassign" in path[:i] else LEAD, sc, at)
 
 
 def poison_messages() -> list[bytes]:

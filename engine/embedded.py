@@ -1,16 +1,23 @@
 """`denialflow run`: the whole engine on one machine with nothing installed but the package.
 
 Starts the bundled broker, creates the topics and the SQLite schema, publishes the
-demo feed (with a few poison messages), runs the worker until every record is
-committed, and prints what happened.
+demo feed (with a few poison messages) and an authorization record, runs the worker;
+once that is committed, ingests the demo 835 remittance the way `denialflow ingest`
+does (authorizations are on file before the remits that need them); once that is in,
+runs one tick of the timer service at the engine's clock (`--now`), so what is
+overdue escalates; runs the worker until every record is committed and prints what
+happened.
 """
 
 import json
+import tempfile
 import threading
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
@@ -18,13 +25,17 @@ from consumers.denial_events import build_worker
 from engine import store
 from engine.audit import verify
 from engine.broker import BundledBroker
+from engine.clock import Clock, clock_from
 from engine.config import Settings
 from engine.db import make_engine, upgrade
-from engine.demo import demo_events, poison_messages
+from engine.demo import DEMO_START, demo_events, poison_messages
+from engine.demo_remit import DEMO_AUTHORIZATION, demo_remittance
 from engine.events import partition_key
+from engine.ingest import ingest_file
 from engine.kafka import ensure_topics, make_producer
 from engine.outbox import build_relay
 from engine.render import dollars
+from engine.timers import build_timer_service
 from engine.worker import Committed
 
 
@@ -40,6 +51,36 @@ def _topic_size(bootstrap: str, topic: str) -> int:
         return count
     finally:
         consumer.close()
+
+
+def _authorization_event() -> dict[str, Any]:
+    return {"event_id": "demo-auth-4471", "type": "authorization.recorded", "occurred_at": DEMO_START.isoformat(),
+            "actor": "front.desk", "role": "staff", "data": DEMO_AUTHORIZATION}  # fmt: skip
+
+
+def _ingest_demo_remit(producer: KafkaProducer, s: Settings) -> int:
+    """Write the demo 835 to a file and ingest it; return the events it published."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "demo-remit.835"
+        path.write_bytes(demo_remittance((DEMO_START + timedelta(days=27)).date()))
+        result = ingest_file(path, lambda key, value: producer.send(s.events_topic, key=key, value=value) and None)
+    producer.flush()
+    t = result.tally
+    print(
+        f"ingested a demo 835: {t.claims} claims, {t.paid_lines} paid line(s), {t.denials} denials, "
+        f"{t.reversals} reversal, {t.skipped_adjustments} skipped adjustments (cost share, contractual)"
+    )
+    return result.published
+
+
+def _fire_due_timers(s: Settings, clock: Clock) -> int:
+    """One tick of the timer service once the feed is in: what is overdue at the engine's clock fires."""
+    service = build_timer_service(s, clock)
+    try:
+        return service.tick()
+    finally:
+        service.producer.close()
+        service.engine.dispose()
 
 
 def run_embedded(settings: Settings, denials: int, fresh: bool) -> int:
@@ -60,21 +101,34 @@ def run_embedded(settings: Settings, denials: int, fresh: bool) -> int:
         for raw in poison_messages():
             producer.send(s.events_topic, value=raw)
             published += 1
+        auth = _authorization_event()
+        producer.send(s.events_topic, key=partition_key(auth), value=json.dumps(auth).encode())
+        published += 1
         producer.flush()
-        print(f"bundled broker on {broker.bootstrap}; published {published} events ({len(poison_messages())} poison)")
+        print(f"bundled broker on {broker.bootstrap}; published {published} events ({len(poison_messages())} poison, "
+              "1 authorization record)")  # fmt: skip
 
         totals: Counter[str] = Counter()
+        fired: Counter[str] = Counter()
+        expected = [published]
+        clock = clock_from(s.now)
 
         def tally(c: Committed) -> None:
             totals.update(records=c.records, applied=c.result.applied, transitions=c.result.transitions,
                           duplicates=c.result.duplicates, rejected=c.result.rejected)  # fmt: skip
             totals.update(c.result.rejected_by_code)
+            if totals["records"] >= sum(expected) and len(expected) == 1:
+                expected.append(_ingest_demo_remit(producer, s))
+            elif totals["records"] >= sum(expected) and len(expected) == 2:
+                expected.append(_fire_due_timers(s, clock))
+            fired.update(c.result.fired_rules())
 
         relay = build_relay(s)
         relaying = threading.Thread(target=relay.run, name="relay")
         relaying.start()
         worker = build_worker(s, on_commit=tally)
-        worker.run(until=lambda: totals["records"] >= published)
+        worker.run(until=lambda: totals["records"] >= sum(expected) and len(expected) == 3)
+        producer.close()
         relay.stop()
         relaying.join()
         relay.drain()
@@ -85,6 +139,8 @@ def run_embedded(settings: Settings, denials: int, fresh: bool) -> int:
         )
         for code in sorted(k for k in totals if "." in k):
             print(f"  dead-lettered {code}: {totals[code]}")
+        applied = ", ".join(f"{rule} {n}" for rule, n in sorted(fired.items()))
+        print(f"timers due at {clock():%Y-%m-%d %H:%M} UTC: {expected[2]} fired -> {applied or 'none applied'}")
         print(f"topics: {s.transitions_topic} {_topic_size(broker.bootstrap, s.transitions_topic)} messages, "
               f"{s.dlq_topic} {_topic_size(broker.bootstrap, s.dlq_topic)} messages")  # fmt: skip
     return _summary(s.database_url)
@@ -106,10 +162,19 @@ def _summary(database_url: str) -> int:
         )
         for team, owner, n, cents in rows:
             print(f"  {team:<15} {owner or '(unassigned)':<20} {n:>4}  {dollars(cents):>12}")
+        checks = conn.execute(select(t.c.claim_control_number, t.c.auth_check).where(t.c.auth_check.is_not(None)))
+        causes: Counter[str] = Counter()
+        for claim, check in checks:
+            causes[check["sub_cause"]] += 1
+            if check["record"]:
+                print(f"authorization checklist on {claim}: {check['sub_cause']} -> {check['next_action']}")
+        print("authorization denials by sub-cause: " + ", ".join(f"{k} {n}" for k, n in sorted(causes.items())))
+        reviews = conn.scalar(select(func.count()).select_from(store.REVIEWS))
+        print(f"review items (reversals matching no denial): {reviews}   |   denialflow reviews")
         example = conn.scalar(select(t.c.id).where(t.c.state == "closed").order_by(t.c.id).limit(1))
         checked, broken = verify(conn)
     engine.dispose()
     print(f"audit log: {checked} entries, {'BROKEN: ' + str(broken) if broken else 'chain intact'}")
     if example:
-        print(f"try: denialflow show {example}   |   denialflow audit replay {example}")
+        print(f"try: denialflow show {example}   |   denialflow audit replay {example}   |   denialflow triage")
     return 1 if broken else 0

@@ -83,7 +83,10 @@ class ReceivedData(_Strict):
     claim_control_number: Text
     line: int = Field(ge=0, description="service line number; 0 = denied at claim level")
     patient_control_number: Text
+    claim_status: Code | None = Field(None, description="CLP02 as the payer sent it (4 = denied)")
     procedure_code: Text | None = None
+    modifiers: list[Code] = []
+    units: Decimal | None = Field(None, ge=0, max_digits=10)
     billed_amount: Money
     paid_amount: Money = Decimal(0)
     adjustments: list[Adjustment] = Field(min_length=1)
@@ -92,8 +95,21 @@ class ReceivedData(_Strict):
     remit_date: date
     rendering_npi: Annotated[str, StringConstraints(pattern=r"^\d{10}$")] | None = None
     site: Text | None = None
+    payee_id: Text | None = None
     payment_trace: Text | None = None
     patient: Patient | None = None
+
+
+class ReversedData(_Strict):
+    """A payer took back a payment (835 claim status 22) on a claim: the engine flags the
+    matching denials, or keeps the reversal for review when none matches."""
+
+    payer_id: Text
+    claim_control_number: Text
+    lines: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
+    reversed_amount: Decimal = Field(max_digits=14, decimal_places=2)
+    payment_trace: Text | None = None
+    remit_date: date
 
 
 class AssignedData(_Strict):
@@ -103,18 +119,39 @@ class AssignedData(_Strict):
 
 class TouchedData(_Strict):
     note: Text
-    action: Text | None = None
+    action: Text | None = Field(None, description="what was done; `retro_auth_request` is checked against its deadline")
     next_action_date: date
+    override_reason: Text | None = Field(None, description="a lead's reason to act past a payer deadline")
 
 
 class AppealedData(_Strict):
     appeal_reference: Text
     level: int = Field(default=1, ge=1, le=3)
     deadline: date | None = None
+    override_reason: Text | None = None
 
 
 class ResubmittedData(_Strict):
     claim_reference: Text
+    override_reason: Text | None = None
+
+
+class TimerFiredData(_Strict):
+    """Sent by the timer service when a timer falls due; ``generation`` tells a current
+    timer from one that was moved or cancelled after it was published."""
+
+    rule: Literal["ownership", "follow_up", "aging", "filing_deadline", "appeal_deadline", "retro_auth_deadline",
+                  "leadership", "soft_write_off"]  # fmt: skip
+    generation: int = Field(ge=1)
+    due_at: AwareDatetime
+    detail: dict[str, Any] = {}
+
+
+class DeadlineExtendedData(_Strict):
+    deadline: Literal["filing", "appeal", "retro_auth"]
+    until: date
+    reason: Text
+    reference: Text | None = None
 
 
 class WrittenOffData(_Strict):
@@ -171,6 +208,30 @@ class ReopenedData(_Strict):
     reason: Text
 
 
+class AuthorizationData(_Strict):
+    """A practice's authorization record; ``member_id`` is PHI."""
+
+    payer_id: Text
+    reference: Text
+    member_id: Text
+    auth_type: Literal["prior", "concurrent", "retrospective", "referral", "step_therapy"] = "prior"
+    procedure_codes: list[Code] = Field(min_length=1)
+    diagnosis: Text | None = None
+    rendering_npi: Annotated[str, StringConstraints(pattern=r"^\d{10}$")] | None = None
+    location: Text | None = None
+    units_approved: int | None = Field(None, ge=0)
+    units_used: int = Field(0, ge=0)
+    obtained_on: date
+    valid_from: date
+    valid_to: date
+
+    @model_validator(mode="after")
+    def _window(self) -> Self:
+        if self.valid_to < self.valid_from:
+            raise PydanticCustomError("window", "valid_to is before valid_from")
+        return self
+
+
 class _Envelope(_Strict):
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -179,9 +240,14 @@ class _Envelope(_Strict):
     actor: Text
     role: Role
 
+    @property
+    def key(self) -> str:
+        """The Kafka key: a denial's events share one, so they stay in order on one partition."""
+        return self.denial_id  # type: ignore[return-value]
+
     @model_validator(mode="after")
     def _denial_id_present(self) -> Self:
-        if self.denial_id is None:
+        if self.denial_id is None and self.type != "authorization.recorded":  # type: ignore[attr-defined]
             raise PydanticCustomError("denial_id_missing", "denial_id is required for this event type")
         return self
 
@@ -211,6 +277,14 @@ class DenialReceived(_Envelope):
                 raise ValueError(f"denial_id {given!r} differs from the id derived from payer, claim and line")
             return {**raw, "denial_id": derived}
         return raw
+
+
+class DenialReversed(_Envelope):
+    """Sent keyed by the claim-level denial id (line 0): one claim's reversal is one event,
+    which flags each of the claim's denials (``data.lines``) that exists."""
+
+    type: Literal["denial.reversed"]
+    data: ReversedData
 
 
 class DenialAssigned(_Envelope):
@@ -248,6 +322,16 @@ class DenialEscalated(_Envelope):
     data: EscalatedData
 
 
+class DenialTimerFired(_Envelope):
+    type: Literal["denial.timer_fired"]
+    data: TimerFiredData
+
+
+class DenialDeadlineExtended(_Envelope):
+    type: Literal["denial.deadline_extended"]
+    data: DeadlineExtendedData
+
+
 class DenialReassigned(_Envelope):
     type: Literal["denial.reassigned"]
     data: ReassignedData
@@ -263,6 +347,17 @@ class DenialReopened(_Envelope):
     data: ReopenedData
 
 
+class AuthorizationRecorded(_Envelope):
+    """Not a denial's transition: it keeps the authorization records the checklist reads."""
+
+    type: Literal["authorization.recorded"]
+    data: AuthorizationData
+
+    @property
+    def key(self) -> str:
+        return f"authorization|{self.data.payer_id}|{self.data.reference}"
+
+
 Event = Annotated[
     DenialReceived
     | DenialAssigned
@@ -274,7 +369,11 @@ Event = Annotated[
     | DenialEscalated
     | DenialReassigned
     | DenialClosed
-    | DenialReopened,
+    | DenialReopened
+    | DenialReversed
+    | DenialTimerFired
+    | DenialDeadlineExtended
+    | AuthorizationRecorded,
     Field(discriminator="type"),
 ]
 EVENT_TYPES: tuple[str, ...] = tuple(
@@ -291,13 +390,14 @@ _CODES = {
     "missing": "schema.missing_field",
     "extra_forbidden": "schema.unknown_field",
     "denial_id_missing": "schema.missing_field",
+    "window": "schema.invalid_field",
 }
 
 
 def partition_key(doc: dict[str, Any]) -> bytes:
     """The Kafka key for an event document: its denial id, derived for a receipt, so all
     of one denial's events share a partition and stay in order."""
-    return parse(doc).denial_id.encode()  # type: ignore[union-attr]
+    return parse(doc).key.encode()
 
 
 def decode(raw: bytes) -> Event:

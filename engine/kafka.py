@@ -51,7 +51,7 @@ def ensure_topics(settings: Settings) -> list[str]:
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers.split(","))
     try:
         existing = set(admin.list_topics())
-        wanted = [settings.events_topic, settings.transitions_topic, settings.dlq_topic]
+        wanted = [settings.events_topic, settings.transitions_topic, settings.dlq_topic, settings.remits_topic]
         new = [NewTopic(t, settings.partitions, 1) for t in wanted if t not in existing]
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):

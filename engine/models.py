@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -35,6 +36,7 @@ class Denial(SQLModel, table=True):
         Index("ix_denials_state_denied", "state", "denied_cents"),
         Index("ix_denials_team_owner", "team", "owner"),
         Index("ix_denials_payer_denied", "payer_id", "denied_cents"),
+        Index("ix_denials_claim", "payer_id", "claim_control_number"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -71,6 +73,10 @@ class Denial(SQLModel, table=True):
     outcome: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     root_cause: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     patient: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    auth_check: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    filing_deadline: date | None = None
+    appeal_deadline: date | None = None
+    retro_auth_deadline: date | None = None
     closed_at: datetime | None = _ts(nullable=True)
     updated_at: datetime = _ts(nullable=False)
     version: int = 0
@@ -132,3 +138,93 @@ class OutboxBatch(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
     created_at: datetime = _ts(nullable=False)
     messages: bytes = Field(sa_type=LargeBinary)
+
+
+class OwnerWorkload(SQLModel, table=True):
+    """Open denials per named owner, kept in the batch's transaction, so routing can
+    balance new work without counting a million rows per batch."""
+
+    __tablename__ = "owner_workload"
+
+    owner: str = Field(primary_key=True, max_length=120)
+    open: int = 0
+
+
+class ReviewItem(SQLModel, table=True):
+    """Something from a feed a person must look at that is not a denial's transition,
+    e.g. a payment reversal that matches no denial."""
+
+    __tablename__ = "review_items"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
+    kind: str = Field(max_length=40)
+    event_id: str = Field(max_length=200, unique=True)
+    payer_id: str = Field(max_length=80)
+    claim_control_number: str = Field(max_length=80)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = _ts(nullable=False)
+
+
+class Authorization(SQLModel, table=True):
+    """A practice's authorization record (prior, concurrent, retro, referral, step therapy).
+    ``member_id`` is PHI. Matched to authorization denials by payer and member."""
+
+    __tablename__ = "authorizations"
+    __table_args__ = (Index("ix_authorizations_member", "payer_id", "member_id"),)
+
+    payer_id: str = Field(primary_key=True, max_length=80)
+    reference: str = Field(primary_key=True, max_length=80)
+    member_id: str = Field(max_length=80)
+    auth_type: str = Field(max_length=20)
+    procedure_codes: str = Field(max_length=400, description="comma separated CPT/HCPCS")
+    diagnosis: str | None = Field(default=None, max_length=200)
+    rendering_npi: str | None = Field(default=None, max_length=10)
+    location: str | None = Field(default=None, max_length=120)
+    units_approved: int | None = None
+    units_used: int = 0
+    obtained_on: date
+    valid_from: date
+    valid_to: date
+    recorded_at: datetime = _ts(nullable=False)
+
+
+#: Which timer rows wait to fire: the partial index's predicate, which the due query repeats.
+PENDING_SQL = "active AND fired_at IS NULL"
+
+
+class Timer(SQLModel, table=True):
+    """One escalation rule's timer for one denial. Scheduled, moved and cancelled in the
+    transaction of the transition that causes it; fired by the timer service. A moved or
+    re-armed timer gets the next ``generation``, so a fire event of an older one is stale."""
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        Index(
+            "ix_timers_pending_due",
+            "due_at",
+            postgresql_where=text(PENDING_SQL),
+            sqlite_where=text(PENDING_SQL),
+        ),
+    )
+
+    denial_id: str = Field(primary_key=True, max_length=64)
+    rule: str = Field(primary_key=True, max_length=30)
+    generation: int = 1
+    active: bool = True
+    due_at: datetime = _ts(nullable=False)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    fired_at: datetime | None = _ts(nullable=True)
+
+
+class ApiToken(SQLModel, table=True):
+    """Who may call the web API, with which role. Only a SHA-256 of the token is kept; the
+    token itself is shown once, when `denialflow tokens create` makes it."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
+    name: str = Field(max_length=120, unique=True)
+    role: str = Field(max_length=10)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts(nullable=False)
+    revoked_at: datetime | None = _ts(nullable=True)

@@ -7,6 +7,7 @@ talks to Kafka; the worker decides when the write commits and offsets move.
 """
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
@@ -20,10 +21,13 @@ from engine import store
 from engine.audit import entry_hash
 from engine.clock import Clock
 from engine.errors import Rejected
-from engine.events import SCHEMA_VERSION, decode
+from engine.events import SCHEMA_VERSION, decode, denial_id_for
 from engine.messages import Message
 from engine.models import transition_id
-from workflows.apply import Policy, Step, apply_event
+from workflows.apply import Context, Policy, Step, apply_event
+from workflows.authorization import AuthRecord
+from workflows.denial import State
+from workflows.escalation import EscalationRules, desired_timers
 
 log = structlog.get_logger("denialflow.processor")
 
@@ -55,9 +59,14 @@ class BatchResult:
     transitions: int = 0
     rejected_by_code: dict[str, int] = field(default_factory=dict)
 
+    def fired_rules(self) -> Counter[str]:
+        """What the batch's timer events did, by rule (each is one escalation or flag)."""
+        return Counter(e["reason"] for e in self.write.audit if e["event_type"] == "denial.timer_fired")
+
 
 _FEED_ENTRY = ("denial_id", "seq", "event_id", "event_type", "trigger", "from_state", "to_state",
                "actor", "role", "occurred_at", "recorded_at", "reason", "hash")  # fmt: skip
+_WITH_FIGURES = frozenset({"escalate", "flag", "extend_deadline"})
 _FEED_DENIAL = ("state", "category", "team", "owner", "touches", "priority", "payer_id", "denied_cents")
 
 
@@ -67,10 +76,12 @@ def _feed_message(denial: SimpleNamespace, entry: dict[str, Any]) -> bytes:
     doc["transition_id"] = transition_id(entry["denial_id"], entry["seq"])
     doc["schema_version"] = SCHEMA_VERSION
     doc["denial"] = {k: getattr(denial, k) for k in _FEED_DENIAL}
+    if entry["trigger"] in _WITH_FIGURES:  # the rule is the reason; the figures behind it travel too
+        doc["figures"] = entry["payload"].get("detail", entry["payload"])
     return orjson.dumps(doc)
 
 
-def _dead_letter(msg: Inbound, reason: Rejected, event_id: str | None, topic: str) -> Message:
+def dead_letter(msg: Inbound, reason: Rejected, event_id: str | None, topic: str) -> Message:
     """A dead letter keeps the original bytes as its value; the why travels in headers."""
     headers = [
         ("denialflow.error", json.dumps(reason.as_dict())),
@@ -90,6 +101,79 @@ def _salvage_event_id(raw: bytes) -> str | None:
         return None
     event_id = doc.get("event_id") if isinstance(doc, dict) else None
     return event_id if isinstance(event_id, str) and 0 < len(event_id) <= 200 else None
+
+
+def _denial_ids(event: Any) -> list[str]:
+    """The denials an event touches: its own, or for a reversal each line of the claim."""
+    if event.type == "authorization.recorded":
+        return []
+    if event.type == "denial.reversed":
+        d = event.data
+        return [denial_id_for(d.payer_id, d.claim_control_number, line) for line in d.lines]
+    return [event.denial_id]
+
+
+def _stale(event: Any, timers: dict[str, dict[str, SimpleNamespace]]) -> bool:
+    """A fire event for a timer that was cancelled or moved after it was published."""
+    row = timers.get(event.denial_id, {}).get(event.data.rule)
+    return row is None or not row.active or row.generation != event.data.generation
+
+
+def _reschedule(
+    write: store.BatchWrite, rows: dict[str, SimpleNamespace], denial: SimpleNamespace, rules: EscalationRules
+) -> None:
+    """Bring the denial's timer rows in line with what its new state wants (same transaction)."""
+    wanted = desired_timers(denial, rules)
+    for rule, (due, detail) in wanted.items():
+        row = rows.get(rule)
+        if row is not None and row.active and row.due_at == due:
+            continue  # unchanged: a fired one stays fired
+        generation = row.generation + 1 if row is not None else 1
+        rows[rule] = SimpleNamespace(denial_id=denial.id, rule=rule, generation=generation, active=True,
+                                     due_at=due, detail=detail, fired_at=None)  # fmt: skip
+        write.timers[(denial.id, rule)] = vars(rows[rule])
+    for rule, row in rows.items():
+        if rule not in wanted and row.active:
+            row.active = False
+            write.timers[(denial.id, rule)] = {**vars(row), "detail": getattr(row, "detail", {})}
+
+
+def _open_owner(denial: SimpleNamespace | None) -> str | None:
+    if denial is None or not denial.owner or denial.state == State.CLOSED:
+        return None
+    return denial.owner
+
+
+def _track_open_work(
+    context: Context, write: store.BatchWrite, before: SimpleNamespace | None, after: SimpleNamespace
+) -> None:
+    """Keep each owner's open-work count right through the batch: routing reads it."""
+    old, new = _open_owner(before), _open_owner(after)
+    if old == new:
+        return
+    for owner, change in ((old, -1), (new, 1)):
+        if owner is not None:
+            context.open_work[owner] = context.open_work.get(owner, 0) + change
+            write.workload[owner] = write.workload.get(owner, 0) + change
+
+
+def _record_authorization(write: store.BatchWrite, event: Any, context: Context, now: datetime) -> None:
+    row = {**event.data.model_dump(), "recorded_at": now}
+    row["procedure_codes"] = ",".join(row["procedure_codes"])
+    write.authorizations[(row["payer_id"], row["reference"])] = row
+    record = AuthRecord.from_row(SimpleNamespace(**row))
+    known = context.authorizations.setdefault((record.payer_id, record.member_id), [])
+    known[:] = [a for a in known if a.reference != record.reference] + [record]
+
+
+def _review_reversal(write: store.BatchWrite, event: Any, now: datetime) -> None:
+    """A reversal that matches no denial (usually of a paid claim) is kept for a person."""
+    data = event.data.model_dump(mode="json")
+    write.reviews.append({
+        "kind": "reversal_unmatched", "event_id": event.event_id, "payer_id": data["payer_id"],
+        "claim_control_number": data["claim_control_number"], "detail": data, "created_at": now,
+    })  # fmt: skip
+    log.info("reversal.unmatched", event_id=event.event_id, payer_id=data["payer_id"])
 
 
 class Processor:
@@ -112,8 +196,18 @@ class Processor:
         # sit, so a corrected re-send under the same event id is still applied.
         keys = [e.event_id if e is not None else f"kafka:{m.topic}:{m.partition}:{m.offset}" for m, e, _, _ in decoded]
         done = store.processed_ids(conn, keys)
-        loaded = store.load_working(conn, {e.denial_id for _, e, _, _ in decoded if e is not None})
+        valid = [e for _, e, _, _ in decoded if e is not None]
+        ids = {i for e in valid for i in _denial_ids(e)}
+        loaded = store.load_working(conn, ids)
         current = dict(loaded)
+        timers = store.load_timers(conn, ids)
+        receipts = [e.data for e in valid if e.type == "denial.received" and e.data.patient]
+        context = Context(
+            store.load_authorizations(
+                conn, {(d.payer_id, d.patient.member_id) for d in receipts if d.patient.member_id}
+            ),
+            store.open_work(conn),
+        )
         result = BatchResult(now)
         for (msg, event, error, event_id), key in zip(decoded, keys, strict=True):
             if key in done:
@@ -122,18 +216,47 @@ class Processor:
             done.add(key)
             if error is None:
                 try:
-                    denial, steps = apply_event(event, current.get(event.denial_id), self.policy)
+                    outcome = self._apply(result, msg, event, current, context, timers, now)
                 except Rejected as exc:
                     error = exc
             if error is not None:
                 self._reject(result, msg, event, error, key, event_id, now)
                 continue
-            current[denial.id] = denial
-            self._record(result, msg, event, denial, steps, now)
-            result.write.processed.append({"event_id": key, "outcome": "applied", "processed_at": now})
+            result.write.processed.append({"event_id": key, "outcome": outcome, "processed_at": now})
             result.applied += 1
         self._collect_denials(result.write, loaded, current, now)
         return result
+
+    def _apply(
+        self,
+        result: BatchResult,
+        msg: Inbound,
+        event: Any,
+        current: dict[str, SimpleNamespace],
+        context: Context,
+        timers: dict[str, dict[str, SimpleNamespace]],
+        now: datetime,
+    ) -> str:
+        """Apply one valid event; return the outcome to record, or raise `Rejected`."""
+        if event.type == "denial.timer_fired" and _stale(event, timers):
+            return "timer.stale"
+        if event.type == "authorization.recorded":
+            _record_authorization(result.write, event, context, now)
+            return "applied"
+        if event.type == "denial.reversed":
+            matched = [i for i in _denial_ids(event) if i in current]
+            if not matched:
+                _review_reversal(result.write, event, now)
+                return "review.reversal_unmatched"
+        else:
+            matched = [event.denial_id]
+        changes = [apply_event(event, current.get(i), self.policy, context) for i in matched]
+        for denial, steps in changes:  # every denial passed its guards: now change them
+            _track_open_work(context, result.write, current.get(denial.id), denial)
+            current[denial.id] = denial
+            self._record(result, msg, event, denial, steps, now)
+            _reschedule(result.write, timers.setdefault(denial.id, {}), denial, self.policy.escalation)
+        return "applied"
 
     def _reject(
         self,
@@ -148,7 +271,7 @@ class Processor:
         result.rejected += 1
         result.rejected_by_code[error.code] = result.rejected_by_code.get(error.code, 0) + 1
         result.write.processed.append({"event_id": key, "outcome": error.code[:80], "processed_at": now})
-        result.write.outbox.append(_dead_letter(msg, error, event_id, self.topics.dlq))
+        result.write.outbox.append(dead_letter(msg, error, event_id, self.topics.dlq))
         log.warning(
             "event.rejected", code=error.code, field=error.field, detail=error.message, event_id=event_id,
             denial_id=event.denial_id if event is not None else None,

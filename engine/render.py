@@ -3,15 +3,18 @@
 Patient data is masked here, at the one boundary where it leaves the store.
 """
 
+from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
 from engine.models import transition_id
+from workflows.escalation import aging_bucket
 
 SHOWN = ("id", "state", "category", "side", "team", "owner", "touches", "priority", "liability", "payer_id",
          "payer_name", "claim_control_number", "line", "procedure_code", "primary_group", "primary_reason",
          "carc_codes", "rarc_codes", "billed_cents", "paid_cents", "denied_cents", "date_of_service", "remit_date",
-         "received_at", "next_action_date", "resolution", "root_cause", "closed_at", "audit_seq")  # fmt: skip
+         "received_at", "next_action_date", "filing_deadline", "appeal_deadline", "retro_auth_deadline",
+         "auth_check", "resolution", "root_cause", "closed_at", "audit_seq")  # fmt: skip
 
 
 def mask(value: str | None, keep: int = 0) -> str | None:
@@ -30,9 +33,19 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def denial_json(denial: SimpleNamespace, entries: list[dict[str, Any]]) -> dict[str, Any]:
+def _age(denial: SimpleNamespace, today: date) -> tuple[int, str]:
+    received = denial.received_at.date()
+    return (today - received).days, aging_bucket(received, today)
+
+
+def denial_json(denial: SimpleNamespace, entries: list[dict[str, Any]], today: date) -> dict[str, Any]:
+    age, bucket = _age(denial, today)
     return {
         **{k: _plain(getattr(denial, k)) for k in SHOWN},
+        "age_days": age,
+        "aging_bucket": bucket,
+        "escalation": (denial.outcome or {}).get("escalation"),
+        "flags": sorted((denial.outcome or {}).get("flags", {})),
         "patient": masked_patient(denial.patient),
         "history": [
             {"transition_id": transition_id(e["denial_id"], e["seq"])}
@@ -48,8 +61,14 @@ def dollars(cents: int | None) -> str:
     return "-" if cents is None else f"${cents / 100:,.2f}"
 
 
-def denial_text(denial: SimpleNamespace, entries: list[dict[str, Any]]) -> str:
+def denial_text(denial: SimpleNamespace, entries: list[dict[str, Any]], today: date) -> str:
     patient = masked_patient(denial.patient) or {}
+    age, bucket = _age(denial, today)
+    deadlines = "  ".join(
+        f"{name} {getattr(denial, f'{name}_deadline')}"
+        for name in ("filing", "appeal", "retro_auth")
+        if getattr(denial, f"{name}_deadline")
+    )
     lines = [
         f"denial {denial.id}  [{denial.state}]",
         f"  payer      {denial.payer_name} ({denial.payer_id})  claim {denial.claim_control_number} line {denial.line}",
@@ -61,7 +80,18 @@ def denial_text(denial: SimpleNamespace, entries: list[dict[str, Any]]) -> str:
         f"  next action {denial.next_action_date or '-'}",
         f"  amounts    billed {dollars(denial.billed_cents)}  paid {dollars(denial.paid_cents)}"
         f"  denied {dollars(denial.denied_cents)}",
+        f"  aging      {age} days ({bucket})  deadlines {deadlines or '-'}",
     ]
+    escalation = (denial.outcome or {}).get("escalation")
+    if escalation:
+        lines.append(
+            f"  escalated  {escalation['rule']} {escalation.get('detail') or ''} at {escalation.get('at', '-')}"
+        )
+    flags = sorted((denial.outcome or {}).get("flags", {}))
+    if flags:
+        lines.append(f"  flags      {', '.join(flags)}")
+    if denial.auth_check:
+        lines.append(f"  auth check {denial.auth_check['sub_cause']}: {denial.auth_check['next_action']}")
     if denial.root_cause:
         lines.append(f"  root cause {denial.root_cause['category']}  preventable {denial.root_cause['preventable']}")
     lines.append("  history")

@@ -55,6 +55,8 @@ def replay(stored: SimpleNamespace, entries: list[dict[str, Any]]) -> ReplayRepo
         group = list(grouped)
         first = group[0]
         policy = _policy(group, policy)
+        if policy is not None:
+            policy.escalated_on_touch = any(e["trigger"] == "escalate" for e in group)
         event = parse(
             {
                 "event_id": event_id,

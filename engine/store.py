@@ -12,27 +12,43 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.bulk import BulkTable
 from engine.clock import as_utc
 from engine.errors import ConcurrencyConflict, NotFound
 from engine.messages import Message, pack, unpack
-from engine.models import AuditEntry, Denial, OutboxBatch, ProcessedEvent
+from engine.models import (
+    AuditEntry,
+    Authorization,
+    Denial,
+    OutboxBatch,
+    OwnerWorkload,
+    ProcessedEvent,
+    ReviewItem,
+    Timer,
+)
+from workflows.authorization import AuthRecord
 
 DENIALS = Denial.__table__
 AUDIT = AuditEntry.__table__
 PROCESSED = ProcessedEvent.__table__
 OUTBOX = OutboxBatch.__table__
+AUTHORIZATIONS = Authorization.__table__
+WORKLOAD = OwnerWorkload.__table__
+REVIEWS = ReviewItem.__table__
+TIMERS = Timer.__table__
 
 _DATETIMES = ("received_at", "last_touch_at", "closed_at", "updated_at")
 #: What can change after receipt. Everything else is written once, on insert; updating
 #: only these keeps the per-batch UPDATE small (`tests/unit/test_store_columns.py` checks
 #: that no handler changes anything else).
 MUTABLE = ("state", "team", "owner", "touches", "next_action_date", "last_touch_at", "resolution", "outcome",
-           "root_cause", "closed_at", "updated_at", "version", "audit_seq", "audit_head")  # fmt: skip
+           "root_cause", "closed_at", "updated_at", "version", "audit_seq", "audit_head", "filing_deadline",
+           "appeal_deadline", "retro_auth_deadline")  # fmt: skip
 #: What the workflow reads of a stored denial, and the change feed repeats.
-WORKING = ("id", *MUTABLE, "category", "priority", "payer_id", "denied_cents")
+WORKING = ("id", *MUTABLE, "category", "priority", "payer_id", "denied_cents", "received_at")
 _INSERT_OUTBOX = insert(OUTBOX).returning(OUTBOX.c.id)
 
 
@@ -63,6 +79,10 @@ class BatchWrite:
     audit: list[dict[str, Any]] = field(default_factory=list)
     processed: list[dict[str, Any]] = field(default_factory=list)
     outbox: list[Message] = field(default_factory=list)
+    authorizations: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # by (payer, reference)
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+    workload: dict[str, int] = field(default_factory=dict)  # owner -> change in open denials
+    timers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (denial, rule) -> row to upsert
 
 
 def load_denials(conn: Connection, ids: Collection[str]) -> dict[str, SimpleNamespace]:
@@ -78,6 +98,52 @@ def load_working(conn: Connection, ids: Collection[str]) -> dict[str, SimpleName
     return {d.id: d for d in _bulk(conn.dialect.name).denials.load(conn, list(ids), WORKING)}
 
 
+def load_authorizations(
+    conn: Connection, pairs: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], list[AuthRecord]]:
+    """Authorization records by (payer, member id) for the batch's receipts, in one query."""
+    found: dict[tuple[str, str], list[AuthRecord]] = {}
+    if pairs:
+        query = select(AUTHORIZATIONS).where(
+            tuple_(AUTHORIZATIONS.c.payer_id, AUTHORIZATIONS.c.member_id).in_(list(pairs))
+        )
+        for row in conn.execute(query):
+            found.setdefault((row.payer_id, row.member_id), []).append(AuthRecord.from_row(row))
+    return found
+
+
+TIMER_WORKING = ("denial_id", "rule", "generation", "active", "due_at", "fired_at")
+
+
+def load_timers(conn: Connection, ids: Collection[str]) -> dict[str, dict[str, SimpleNamespace]]:
+    """The batch's denials' timer rows (all but ``detail``, which rescheduling rewrites):
+    denial id -> rule -> row."""
+    found: dict[str, dict[str, SimpleNamespace]] = {}
+    for timer in _bulk(conn.dialect.name).timers.load(conn, list(ids), TIMER_WORKING, key="denial_id"):
+        timer.due_at = as_utc(timer.due_at)
+        found.setdefault(timer.denial_id, {})[timer.rule] = timer
+    return found
+
+
+def open_work(conn: Connection) -> dict[str, int]:
+    """Open denials per named owner (one small table, not a count over the denials)."""
+    return {row.owner: row.open for row in conn.execute(select(WORKLOAD))}
+
+
+def _write_side_tables(conn: Connection, batch: BatchWrite) -> None:
+    dialect = conn.dialect.name
+    tables = _bulk(dialect)
+    tables.authorizations.upsert(conn, list(batch.authorizations.values()), ("payer_id", "reference"))
+    if batch.reviews:
+        conn.execute(insert(REVIEWS), batch.reviews)
+    tables.timers.upsert(conn, [batch.timers[k] for k in sorted(batch.timers)], ("denial_id", "rule"))
+    changed = sorted((owner, n) for owner, n in batch.workload.items() if n)  # one lock order for every worker
+    if changed:  # adds to the count rather than replacing it, unlike the bulk upserts
+        stmt = (postgresql if dialect == "postgresql" else sqlite).insert(WORKLOAD)
+        stmt = stmt.on_conflict_do_update(index_elements=["owner"], set_={"open": WORKLOAD.c.open + stmt.excluded.open})
+        conn.execute(stmt, [{"owner": owner, "open": n} for owner, n in changed])
+
+
 def processed_ids(conn: Connection, keys: Collection[str]) -> set[str]:
     if not keys:
         return set()
@@ -89,6 +155,8 @@ class _BulkTables:
     denials: BulkTable
     audit: BulkTable
     processed: BulkTable
+    timers: BulkTable
+    authorizations: BulkTable
 
 
 @cache
@@ -97,6 +165,8 @@ def _bulk(dialect: str) -> _BulkTables:
         BulkTable(DENIALS, dialect, update_columns=MUTABLE),
         BulkTable(AUDIT, dialect),
         BulkTable(PROCESSED, dialect),
+        BulkTable(TIMERS, dialect),
+        BulkTable(AUTHORIZATIONS, dialect),
     )
 
 
@@ -108,6 +178,7 @@ def write_batch(conn: Connection, batch: BatchWrite, now: datetime) -> int | Non
         raise ConcurrencyConflict("a denial changed under this batch; reloading")
     tables.audit.insert(conn, batch.audit)
     tables.processed.insert(conn, batch.processed)
+    _write_side_tables(conn, batch)
     if not batch.outbox:
         return None
     return int(conn.execute(_INSERT_OUTBOX, {"created_at": now, "messages": pack(batch.outbox)}).scalar_one())

@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from engine import store
 from engine.errors import TransientError
+from engine.poll_loop import PollLoop
 from engine.processor import BatchResult, Inbound, Processor
 
 log = structlog.get_logger("denialflow.worker")
@@ -40,7 +41,7 @@ class Committed:
     timestamps_ms: list[int]
 
 
-class Worker:
+class Worker(PollLoop):
     def __init__(
         self,
         consumer: KafkaConsumer,
@@ -52,29 +53,13 @@ class Worker:
         db_retries: int,
         on_commit: Callable[[Committed], None] | None = None,
     ) -> None:
-        self.consumer = consumer
+        super().__init__(consumer, poll_timeout_ms=poll_timeout_ms, max_records=batch_size)
         self.engine = engine
         self.processor = processor
-        self.batch_size = batch_size
-        self.poll_timeout_ms = poll_timeout_ms
         self.db_retries = db_retries
         self.on_commit = on_commit
-        self.stopping = False
 
-    def stop(self, *_: Any) -> None:
-        """Ask the loop to finish its current batch and return (safe from a signal handler)."""
-        self.stopping = True
-
-    def run(self, until: Callable[[], bool] = lambda: False) -> None:
-        try:
-            while not self.stopping and not until():
-                polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.batch_size)
-                if polled:
-                    self._handle(polled)
-        finally:
-            self.consumer.close(autocommit=False)
-
-    def _handle(self, polled: dict[TopicPartition, list[Any]]) -> None:
+    def handle(self, polled: dict[TopicPartition, list[Any]]) -> None:
         started = time.perf_counter()
         records = [r for batch in polled.values() for r in batch]
         messages = [Inbound(r.topic, r.partition, r.offset, r.key, r.value) for r in records]

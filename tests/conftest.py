@@ -51,7 +51,11 @@ def pg_url() -> Iterator[str]:
 def _truncate(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE denials, audit_entries, processed_events, outbox RESTART IDENTITY"))
+        tables = (
+            "denials, audit_entries, processed_events, outbox, authorizations, owner_workload, review_items, timers,"
+            " api_tokens"
+        )
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
     engine.dispose()
 
 
@@ -88,7 +92,9 @@ def make_settings(broker: BundledBroker, db_url: str) -> Settings:
         events_topic=f"{tag}.events",
         transitions_topic=f"{tag}.transitions",
         dlq_topic=f"{tag}.dlq",
+        remits_topic=f"{tag}.remits",
         group_id=f"{tag}.engine",
+        remits_group_id=f"{tag}.remits",
         partitions=3,
         batch_size=200,
         poll_timeout_ms=100,

@@ -75,3 +75,16 @@ def touch(denial_id: str, owner: str, day: int = 1) -> dict[str, Any]:
 def ev(doc: dict[str, Any]) -> Any:
     """Validate a document into an event object, as the worker would."""
     return parse(doc)
+
+
+def authorization_doc(reference: str = "AUTH-1", **data: Any) -> dict[str, Any]:
+    """An authorization on file for `received_doc`'s patient, matching its line by default."""
+    record = {
+        "payer_id": "AETNA", "reference": reference, "member_id": "MBR-PHI-778899", "auth_type": "prior",
+        "procedure_codes": ["90837", "90834"], "rendering_npi": "1234567890", "units_approved": 12, "units_used": 4,
+        "obtained_on": "2026-08-20", "valid_from": "2026-09-01", "valid_to": "2026-11-30", **data,
+    }  # fmt: skip
+    return {
+        "event_id": f"auth-{next(_ids)}", "type": "authorization.recorded", "occurred_at": T0.isoformat(),
+        "actor": "front.desk", "role": "staff", "data": record,
+    }  # fmt: skip

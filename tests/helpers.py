@@ -113,8 +113,9 @@ def snapshot(url: str) -> dict[str, Any]:
         ]
         processed = {r.event_id: r.outcome for r in conn.execute(select(store.PROCESSED))}
         outbox = conn.scalar(select(func.count()).select_from(store.OUTBOX))
+        workload = {r.owner: r.open for r in conn.execute(select(store.WORKLOAD)) if r.open}
     engine.dispose()
-    return {"denials": denials, "audit": audit, "processed": processed, "outbox_left": outbox}
+    return {"denials": denials, "audit": audit, "processed": processed, "outbox_left": outbox, "workload": workload}
 
 
 def variant(settings: Settings, **changes: Any) -> Settings:
@@ -148,3 +149,8 @@ def feed_summary(settings: Settings) -> tuple[set[str], dict[str, list[int]]]:
             seen.add(doc["transition_id"])
             order.setdefault(doc["denial_id"], []).append(doc["seq"])
     return seen, order
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The DENIALFLOW_* variables that make a child process use these settings."""
+    return {f"DENIALFLOW_{k.upper()}": str(v) for k, v in settings.model_dump().items() if v is not None}

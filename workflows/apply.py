@@ -6,8 +6,9 @@ which becomes one audit entry and one change-feed message. A `Rejected` leaves t
 denial untouched because every guard runs before the first change.
 """
 
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, Protocol
@@ -15,8 +16,10 @@ from typing import Any, Protocol
 from engine.errors import Rejected
 from engine.events import ReceivedData
 from workflows import guards
+from workflows.authorization import AuthRecord, ClaimLine
 from workflows.classification import Classification, is_denial_adjustment
 from workflows.denial import CREATE_TRIGGER, State, fire
+from workflows.escalation import FLAGGING, EscalationRules
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,41 +31,78 @@ class Step:
     payload: dict[str, Any]
 
 
+@dataclass
+class Context:
+    """What the batch knows beyond one denial: the authorization records of the patients
+    it receives (by payer and member id) and the open work of each named owner."""
+
+    authorizations: dict[tuple[str, str], list[AuthRecord]] = field(default_factory=dict)
+    open_work: dict[str, int] = field(default_factory=dict)
+
+
 class Policy(Protocol):
     """The automatic decisions on receipt; live rules or, in replay, the recorded ones."""
 
     first_action_days: int
+    escalation: EscalationRules
 
     def classify(self, data: ReceivedData) -> Classification: ...
 
-    def route(self, payer_id: str, category: str, denial_id: str) -> tuple[str, str | None]: ...
+    def check_authorization(self, line: ClaimLine, records: Sequence[AuthRecord]) -> dict[str, Any]: ...
+
+    def deadlines(self, data: ReceivedData, category: str) -> dict[str, str]: ...
+
+    def priority(self, denied_cents: int, deadlines: Mapping[str, str], received: date) -> str: ...
+
+    def touch_escalates(self, touches: int) -> bool: ...
+
+    def route(
+        self, payer_id: str, category: str, denial_id: str, open_work: Mapping[str, int]
+    ) -> tuple[str, str | None]: ...
 
 
 def cents(amount: Decimal) -> int:
     return int((amount * 100).to_integral_value())
 
 
-def priority_band(denied_cents: int) -> str:
-    """DOMAIN.md's value tiers: the high-value middle layer is $250-$1,500, sub-$100 is batched."""
+TIERS = ("batch", "standard", "middle", "high", "urgent")
+
+
+def priority_band(denied_cents: int, days_to_deadline: int | None = None, urgent_within_days: int = 30) -> str:
+    """DOMAIN.md's value tiers (the high-value middle layer is $250-$1,500, sub-$100 is the
+    weekly batch), raised one tier when a payer deadline is near at receipt."""
     if denied_cents >= 150_000:
-        return "high"
-    if denied_cents >= 25_000:
-        return "middle"
-    if denied_cents >= 10_000:
-        return "standard"
-    return "batch"
+        tier = 3
+    elif denied_cents >= 25_000:
+        tier = 2
+    elif denied_cents >= 10_000:
+        tier = 1
+    else:
+        tier = 0
+    if days_to_deadline is not None and days_to_deadline <= urgent_within_days:
+        tier += 1
+    return TIERS[min(tier, len(TIERS) - 1)]
 
 
-def apply_event(event: Any, denial: SimpleNamespace | None, policy: Policy) -> tuple[SimpleNamespace, list[Step]]:
+def apply_event(
+    event: Any, denial: SimpleNamespace | None, policy: Policy, context: Context | None = None
+) -> tuple[SimpleNamespace, list[Step]]:
     """Return the denial after the event and the steps taken, or raise `Rejected`."""
     if event.type == "denial.received":
         if denial is not None:
             raise Rejected("workflow.denial_exists", f"denial {event.denial_id} was already received", "denial_id")
         guards.check_actor(event, None)
-        return _receive(event, policy)
+        return _receive(event, policy, context or Context())
     if denial is None:
         raise Rejected("workflow.unknown_denial", f"no denial {event.denial_id}", "denial_id")
     guards.check_actor(event, denial)
+    if event.type == "denial.reversed":
+        return _reversed(event, denial)
+    if event.type == "denial.timer_fired":
+        return _timer_fired(event, denial)
+    if event.type == "denial.deadline_extended":
+        return _deadline_extended(event, denial)
+    override = guards.check_deadline(event, denial)
     trigger, update = _HANDLERS[event.type]
     if event.type == "denial.payer_responded":
         trigger = "uphold" if event.data.outcome == "upheld" else "resolve"
@@ -70,14 +110,66 @@ def apply_event(event: Any, denial: SimpleNamespace | None, policy: Policy) -> t
     work.outcome = dict(denial.outcome or {})
     source, dest = fire(work, trigger)
     reason = update(event, work, policy)
+    if override:
+        reason = f"{reason}; {override}" if reason else override
+    steps = [Step(trigger, source, dest, reason, event.data.model_dump(mode="json"))]
+    if event.type == "denial.touched" and policy.touch_escalates(work.touches):
+        detail = {"touches": work.touches}
+        steps.append(_escalate(work, "touch_limit", {"rule": "touch_limit", "detail": detail}, event.occurred_at))
+    return work, steps
+
+
+def _escalate(work: SimpleNamespace, rule: str, payload: dict[str, Any], at: datetime) -> Step:
+    """Into the escalation queue, naming the rule and the figures behind it."""
+    source, dest = fire(work, "escalate")
+    work.outcome["escalation"] = {"rule": rule, "detail": payload.get("detail", {}), "at": at.isoformat()}
+    return Step("escalate", source, dest, rule, payload)
+
+
+def _timer_fired(event: Any, denial: SimpleNamespace) -> tuple[SimpleNamespace, list[Step]]:
+    work = SimpleNamespace(**vars(denial))
+    work.outcome = dict(denial.outcome or {})
     payload = event.data.model_dump(mode="json")
-    return work, [Step(trigger, source, dest, reason, payload)]
+    rule = event.data.rule
+    if rule in FLAGGING:
+        work.outcome["flags"] = {**work.outcome.get("flags", {}), rule: event.occurred_at.isoformat()}
+        return work, [Step("flag", denial.state, denial.state, rule, payload)]
+    return work, [_escalate(work, rule, payload, event.occurred_at)]
 
 
-def _receive(event: Any, policy: Policy) -> tuple[SimpleNamespace, list[Step]]:
+def _deadline_extended(event: Any, denial: SimpleNamespace) -> tuple[SimpleNamespace, list[Step]]:
+    """A payer extension moves the deadline; the processor reschedules its timer."""
+    work = SimpleNamespace(**vars(denial))
+    name = f"{event.data.deadline}_deadline"
+    old = getattr(denial, name)
+    setattr(work, name, event.data.until)
+    reason = f"{event.data.deadline} deadline {old} -> {event.data.until}: {event.data.reason}"
+    return work, [Step("extend_deadline", denial.state, denial.state, reason, event.data.model_dump(mode="json"))]
+
+
+def _reversed(event: Any, denial: SimpleNamespace) -> tuple[SimpleNamespace, list[Step]]:
+    """A payment reversal changes no state; it is flagged on the denial and logged."""
+    work = SimpleNamespace(**vars(denial))
+    reversal = event.data.model_dump(mode="json")
+    work.outcome = {**(denial.outcome or {}), "reversal": reversal}
+    reason = f"payer reversed {event.data.reversed_amount} on claim {event.data.claim_control_number}"
+    return work, [Step("note_reversal", denial.state, denial.state, reason, reversal)]
+
+
+def _auth_check(data: ReceivedData, policy: Policy, context: Context) -> dict[str, Any]:
+    member = data.patient.member_id if data.patient else None
+    records = context.authorizations.get((data.payer_id, member), ()) if member else ()
+    line = ClaimLine(data.procedure_code, data.rendering_npi, data.site, data.date_of_service, data.units)
+    return policy.check_authorization(line, records)
+
+
+def _receive(event: Any, policy: Policy, context: Context) -> tuple[SimpleNamespace, list[Step]]:
     data: ReceivedData = event.data
     decided = policy.classify(data)
-    denied = sum((a.amount for a in data.adjustments if is_denial_adjustment(a.group, a.reason)), Decimal(0))
+    denied = sum(
+        (a.amount for a in data.adjustments if is_denial_adjustment(a.reason, a.amount, data.paid_amount)),
+        Decimal(0),
+    )
     denied = denied or max(data.billed_amount - data.paid_amount, Decimal(0))
     denial = SimpleNamespace(
         id=event.denial_id,
@@ -88,7 +180,7 @@ def _receive(event: Any, policy: Policy) -> tuple[SimpleNamespace, list[Step]]:
         owner=None,
         preventable=None,
         liability=None,
-        priority=priority_band(cents(denied)),
+        priority=None,
         touches=0,
         payer_id=data.payer_id,
         payer_name=data.payer_name,
@@ -114,6 +206,10 @@ def _receive(event: Any, policy: Policy) -> tuple[SimpleNamespace, list[Step]]:
         outcome={},
         root_cause=None,
         patient=data.patient.model_dump(mode="json") if data.patient else None,
+        auth_check=None,
+        filing_deadline=None,
+        appeal_deadline=None,
+        retro_auth_deadline=None,
         closed_at=None,
         version=0,
         audit_seq=0,
@@ -122,8 +218,15 @@ def _receive(event: Any, policy: Policy) -> tuple[SimpleNamespace, list[Step]]:
     steps = [Step(CREATE_TRIGGER, None, State.RECEIVED.value, None, data.model_dump(mode="json"))]
     for name in ("category", "side", "team", "preventable", "liability", "primary_group", "primary_reason"):
         setattr(denial, name, getattr(decided, name))
-    steps.append(Step("classify", *fire(denial, "classify"), decided.note, decided.as_dict()))
-    team, owner = policy.route(data.payer_id, decided.category, denial.id)
+    classified = decided.as_dict()
+    deadlines = classified["deadlines"] = policy.deadlines(data, decided.category)
+    for name, day in deadlines.items():
+        setattr(denial, f"{name}_deadline", date.fromisoformat(day))
+    denial.priority = classified["priority"] = policy.priority(denial.denied_cents, deadlines, event.occurred_at.date())
+    if decided.category == "authorization":
+        denial.auth_check = classified["auth_check"] = _auth_check(data, policy, context)
+    steps.append(Step("classify", *fire(denial, "classify"), decided.note, classified))
+    team, owner = policy.route(data.payer_id, decided.category, denial.id, context.open_work)
     denial.team = team
     if owner is not None:
         denial.owner = owner
@@ -172,7 +275,7 @@ def _payer_responded(event: Any, d: SimpleNamespace, policy: Policy) -> str | No
     return f"payer {event.data.outcome}"
 
 
-def _escalated(event: Any, d: SimpleNamespace, policy: Policy) -> str | None:
+def _escalated(event: Any, d: SimpleNamespace, policy: Policy) -> str | None:  # a lead's manual escalation
     d.outcome["escalation"] = {
         "rule": event.data.rule,
         "detail": event.data.detail,

@@ -14,8 +14,11 @@ from functools import cache
 from importlib import resources
 from typing import Protocol
 
+from workflows.codes import code_list
+
 NEEDS_REVIEW = "needs_review"
 NOT_A_DENIAL = "not_a_denial"
+CONTRACTUAL = "45"
 
 
 class AdjustmentLike(Protocol):
@@ -69,35 +72,46 @@ def rarc_refinements() -> dict[tuple[str, str], Rule]:
     return {(row["carc"], row["rarc"]): _rule(row) for row in _read("rarc_refinements.csv")}
 
 
-def is_denial_adjustment(group: str, reason: str) -> bool:
-    """PR-1/2/3 (patient cost share) and CO-45 (contractual write-down) are not denials."""
+def is_denial_adjustment(reason: str, amount: Decimal, paid: Decimal) -> bool:
+    """Patient cost share (PR-1/2/3), informational codes the mapping marks ``not_a_denial``
+    and zero or negative amounts are not denials; CARC 45 (fee schedule) is one only when
+    nothing was paid (DOMAIN.md: a contractual write-down on a paid line is not a denial)."""
+    if amount <= 0:
+        return False
     rule = carc_rules().get(reason)
     if rule is not None and rule.category == NOT_A_DENIAL:
         return False
-    return not (group == "CO" and reason == "45")
+    return reason != CONTRACTUAL or paid == 0
 
 
-def primary_adjustment(adjustments: Sequence[AdjustmentLike]) -> AdjustmentLike:
+def primary_adjustment(adjustments: Sequence[AdjustmentLike], paid: Decimal) -> AdjustmentLike:
     """The largest denial adjustment; contractual/cost-share ones only if nothing else is there."""
-    denials = [a for a in adjustments if is_denial_adjustment(a.group, a.reason)]
+    denials = [a for a in adjustments if is_denial_adjustment(a.reason, a.amount, paid)]
     return max(denials or adjustments, key=lambda a: a.amount)
 
 
-def classify(adjustments: Sequence[AdjustmentLike], remarks: Iterable[str]) -> Classification:
-    primary = primary_adjustment(adjustments)
+def classify(adjustments: Sequence[AdjustmentLike], remarks: Iterable[str], paid: Decimal) -> Classification:
+    primary = primary_adjustment(adjustments, paid)
     liability = _LIABILITY.get(primary.group, primary.group)
     refinements = rarc_refinements()
     rule = next((refinements[(primary.reason, r)] for r in remarks if (primary.reason, r) in refinements), None)
     rule = rule or carc_rules().get(primary.reason)
     if rule is None or rule.category == NOT_A_DENIAL:
-        why = (
-            f"CARC {primary.group}-{primary.reason} has no mapping"
-            if rule is None
-            else (f"only non-denial adjustments ({primary.group}-{primary.reason})")
-        )
         return Classification(
-            NEEDS_REVIEW, "unknown", NEEDS_REVIEW, False, primary.group, primary.reason, liability, why
+            NEEDS_REVIEW, "unknown", NEEDS_REVIEW, False, primary.group, primary.reason, liability, _why(primary, rule)
         )
     return Classification(
         rule.category, rule.side, rule.team, rule.preventable, primary.group, primary.reason, liability
     )
+
+
+def _why(primary: AdjustmentLike, rule: Rule | None) -> str:
+    code = f"{primary.group}-{primary.reason}"
+    if rule is not None:
+        return f"only non-denial adjustments ({code})"
+    known = code_list("carc").get(primary.reason)
+    if known is not None and not known.current:
+        return f"CARC {code} is deactivated in the X12 list; the payer must say what it means"
+    if known is None:
+        return f"CARC {code} is not in the X12 list"
+    return f"CARC {code} has no mapping"

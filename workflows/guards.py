@@ -14,7 +14,14 @@ ROLES_BY_EVENT: dict[str, frozenset[Role]] = {
     "denial.written_off": frozenset({Role.LEAD}),
     "denial.reassigned": frozenset({Role.LEAD}),
     "denial.reopened": frozenset({Role.LEAD}),
+    "denial.reversed": frozenset({Role.SYSTEM}),
+    "denial.timer_fired": frozenset({Role.SYSTEM}),
+    "denial.deadline_extended": frozenset({Role.SYSTEM, Role.LEAD}),
+    "authorization.recorded": frozenset({Role.SYSTEM, Role.STAFF, Role.LEAD, Role.ADMIN}),
 }
+#: Events that may still land on a closed denial: a lead's reopen, and a payer's reversal
+#: (money taken back after closing must show on the record).
+_AFTER_CLOSE = frozenset({"denial.reopened", "denial.reversed"})
 #: Events only the denial's named owner (as staff) or a lead may send.
 OWNER_OR_LEAD = frozenset({"denial.touched", "denial.appealed", "denial.resubmitted", "denial.closed"})
 
@@ -27,7 +34,7 @@ def check_actor(event: Any, denial: Any | None) -> None:
     """Who may send this event: auditors never write; some events are lead-only."""
     if event.role == Role.AUDITOR:
         raise Rejected("guard.auditor_is_read_only", "auditors may read and replay, never change a denial", "role")
-    if denial is not None and denial.state == State.CLOSED and event.type != "denial.reopened":
+    if denial is not None and denial.state == State.CLOSED and event.type not in _AFTER_CLOSE:
         raise Rejected(
             "guard.closed_is_final",
             f"{event.type} refused: the denial is closed; only denial.reopened by a lead with a reason applies",
@@ -58,6 +65,28 @@ def check_actor(event: Any, denial: Any | None) -> None:
         raise Rejected(
             "guard.escalated_appeal_requires_lead", "an escalated denial's appeal is filed by a lead", "role"
         )
+
+
+_DEADLINE_OF = {"denial.appealed": "appeal", "denial.resubmitted": "filing"}
+RETRO_AUTH_REQUEST = "retro_auth_request"
+
+
+def check_deadline(event: Any, denial: Any) -> str | None:
+    """Past the payer's deadline, the matching action is refused unless a lead overrides
+    with a reason; returns the override's note for the audit entry."""
+    name = _DEADLINE_OF.get(event.type)
+    if event.type == "denial.touched" and event.data.action == RETRO_AUTH_REQUEST:
+        name = "retro_auth"
+    deadline = getattr(denial, f"{name}_deadline", None) if name else None
+    if deadline is None or event.occurred_at.date() <= deadline:
+        return None
+    if event.role == Role.LEAD and event.data.override_reason:
+        return f"past the {name} deadline {deadline}, lead override: {event.data.override_reason}"
+    raise Rejected(
+        f"guard.past_{name}_deadline",
+        f"{event.type} refused: the payer's {name} deadline was {deadline}; a lead may override with override_reason",
+        "data.override_reason",
+    )
 
 
 def check_close(data: ClosedData, denial: Any) -> None:

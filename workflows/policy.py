@@ -1,28 +1,52 @@
 """The two sources of automatic decisions: the live rules, and a recorded history."""
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from engine.events import ReceivedData
+from workflows.apply import priority_band
+from workflows.authorization import AuthRecord, ClaimLine, check_authorization
 from workflows.classification import Classification, classify
+from workflows.escalation import EscalationRules
+from workflows.payers import PayerPolicies
 from workflows.routing import Routing
 
 
 @dataclass(frozen=True, slots=True)
 class LivePolicy:
-    """Classify from the CARC/RARC data files and route from the routing table."""
+    """Classify from the CARC/RARC data files, route from the routing table, date the
+    deadlines from the payer file."""
 
     routing: Routing
+    payers: PayerPolicies = field(default_factory=PayerPolicies.load)
+    escalation: EscalationRules = field(default_factory=EscalationRules.load)
 
     @property
     def first_action_days(self) -> int:
         return self.routing.first_action_days
 
     def classify(self, data: ReceivedData) -> Classification:
-        return classify(data.adjustments, data.remarks)
+        return classify(data.adjustments, data.remarks, data.paid_amount)
 
-    def route(self, payer_id: str, category: str, denial_id: str) -> tuple[str, str | None]:
-        return self.routing.route(payer_id, category, denial_id)
+    def check_authorization(self, line: ClaimLine, records: Sequence[AuthRecord]) -> dict[str, Any]:
+        return check_authorization(line, records)
+
+    def deadlines(self, data: ReceivedData, category: str) -> dict[str, str]:
+        return self.payers.deadlines(data.payer_id, data.date_of_service, data.remit_date, category)
+
+    def touch_escalates(self, touches: int) -> bool:
+        return touches >= self.escalation.touch_limit
+
+    def priority(self, denied_cents: int, deadlines: Mapping[str, str], received: date) -> str:
+        nearest = min(((date.fromisoformat(d) - received).days for d in deadlines.values()), default=None)
+        return priority_band(denied_cents, nearest, self.payers.urgent_within_days)
+
+    def route(
+        self, payer_id: str, category: str, denial_id: str, open_work: Mapping[str, int]
+    ) -> tuple[str, str | None]:
+        return self.routing.route(payer_id, category, denial_id, open_work)
 
 
 class RecordedPolicy:
@@ -33,13 +57,32 @@ class RecordedPolicy:
         self, classify_payload: dict[str, Any], assign_payload: dict[str, Any] | None, first_action_days: int
     ) -> None:
         self._classification = Classification(**{k: classify_payload[k] for k in Classification.__slots__})
+        self._auth_check: dict[str, Any] = classify_payload.get("auth_check", {})
+        self._classified = classify_payload
+        self.escalated_on_touch = False
+        self.escalation = EscalationRules()
         self._assign = assign_payload
         self.first_action_days = first_action_days
 
     def classify(self, data: ReceivedData) -> Classification:
         return self._classification
 
-    def route(self, payer_id: str, category: str, denial_id: str) -> tuple[str, str | None]:
+    def check_authorization(self, line: ClaimLine, records: Sequence[AuthRecord]) -> dict[str, Any]:
+        return self._auth_check
+
+    def deadlines(self, data: ReceivedData, category: str) -> dict[str, str]:
+        return self._classified.get("deadlines", {})
+
+    def priority(self, denied_cents: int, deadlines: Mapping[str, str], received: date) -> str:
+        return self._classified.get("priority") or priority_band(denied_cents)
+
+    def touch_escalates(self, touches: int) -> bool:
+        """Whether this touch escalated is read from the log (replay sets it per event)."""
+        return self.escalated_on_touch
+
+    def route(
+        self, payer_id: str, category: str, denial_id: str, open_work: Mapping[str, int]
+    ) -> tuple[str, str | None]:
         if self._assign is None:
             return self._classification.team, None
         return self._assign["team"], self._assign["owner"]

@@ -1,11 +1,12 @@
 """Route a classified denial to a team and a named owner, from a TOML table.
 
-The pick among a team's owners is a stable hash of the denial id, so routing is
-deterministic (replays and redeliveries land on the same person) and spreads
-work evenly across owners over many denials.
+A new denial goes to the team's named owner with the least open work; ties go
+round the owners from a stable hash of the denial id, so equal queues still
+spread evenly. Replays do not re-route: they read the decision from the log.
 """
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -35,14 +36,23 @@ class Routing:
         }
         return cls(defaults, overrides, int(doc.get("first_action_days", 7)))
 
-    def route(self, payer_id: str, category: str, denial_id: str) -> tuple[str, str | None]:
+    def route(
+        self, payer_id: str, category: str, denial_id: str, open_work: Mapping[str, int]
+    ) -> tuple[str, str | None]:
         """(team, owner) for a denial; owner is None when the team has nobody named."""
         route = self.overrides.get((payer_id, category)) or self.defaults.get(category)
         if route is None:
             return category, None
         if not route.owners:
             return route.team, None
-        return route.team, route.owners[int(denial_id[:8], 16) % len(route.owners)]
+        n = len(route.owners)
+        start = int(denial_id[:8], 16) % n
+        order = {owner: (i - start) % n for i, owner in enumerate(route.owners)}
+        return route.team, min(route.owners, key=lambda o: (open_work.get(o, 0), order[o]))
+
+    def owners(self) -> set[str]:
+        """Every named owner in the file."""
+        return {o for r in (*self.defaults.values(), *self.overrides.values()) for o in r.owners}
 
 
 def _route(value: dict[str, Any]) -> Route:

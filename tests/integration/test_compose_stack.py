@@ -17,8 +17,9 @@ import yaml
 
 from engine.config import Settings
 from engine.demo import demo_events
-from engine.kafka import ensure_topics
+from engine.kafka import ensure_topics, make_producer
 from tests.helpers import outbox_count, processed_count, read_topic
+from tests.ingest.test_samples import SAMPLES
 
 COMPOSE = Path(__file__).parents[2] / "docker-compose.yml"
 BIN = Path(sys.executable).parent
@@ -31,7 +32,7 @@ def compose() -> dict[str, Any]:
 
 def test_compose_declares_the_production_stack(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"kafka", "postgres", "init", "worker", "relay"}
+    assert set(services) == {"kafka", "postgres", "init", "worker", "relay", "timers", "remits"}
     kafka = services["kafka"]["environment"]
     assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert kafka["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
@@ -40,7 +41,8 @@ def test_compose_declares_the_production_stack(compose: dict[str, Any]) -> None:
         "kafka": {"condition": "service_healthy"},
         "postgres": {"condition": "service_healthy"},
     }
-    for name in ("worker", "relay"):
+    assert int(kafka["KAFKA_MESSAGE_MAX_BYTES"]) >= 10 * 1024 * 1024  # whole 835 files on clearinghouse.remits
+    for name in ("worker", "relay", "timers", "remits"):
         assert services[name]["depends_on"] == {"init": {"condition": "service_completed_successfully"}}
         assert services[name]["command"] == [name]
     worker_env = services["worker"]["environment"]
@@ -51,9 +53,12 @@ def test_compose_declares_the_production_stack(compose: dict[str, Any]) -> None:
 def _env(service: dict[str, Any], broker: str, database_url: str, tag: str) -> dict[str, str]:
     env = {k: str(v) for k, v in service["environment"].items()}
     env |= {"DENIALFLOW_BOOTSTRAP_SERVERS": broker, "DENIALFLOW_DATABASE_URL": database_url,
-            "DENIALFLOW_GROUP_ID": f"{tag}.engine", "DENIALFLOW_MAX_POLL_INTERVAL_MS": "1000",
+            "DENIALFLOW_GROUP_ID": f"{tag}.engine", "DENIALFLOW_REMITS_GROUP_ID": f"{tag}.remits",
+            "DENIALFLOW_MAX_POLL_INTERVAL_MS": "1000",
+            # the demo feed starts 2026-09-01: on that day's clock no timer is due yet
+            "DENIALFLOW_NOW": "2026-09-01T00:00:00+00:00",
             "DENIALFLOW_SESSION_TIMEOUT_MS": "1000", "DENIALFLOW_HEARTBEAT_INTERVAL_MS": "200"}  # fmt: skip
-    for topic in ("EVENTS", "TRANSITIONS", "DLQ"):
+    for topic in ("EVENTS", "TRANSITIONS", "DLQ", "REMITS"):
         env[f"DENIALFLOW_{topic}_TOPIC"] = f"{tag}.{env[f'DENIALFLOW_{topic}_TOPIC']}"
     return {**os.environ, **env, "PATH": f"{BIN}:{os.environ['PATH']}"}
 
@@ -75,7 +80,7 @@ def test_the_compose_services_run_end_to_end(compose: dict[str, Any], broker: An
     assert "created" in done.stdout
 
     procs = {}
-    for name in ("worker", "relay"):
+    for name in ("worker", "relay", "timers", "remits"):
         log = (tmp_path / f"{name}.log").open("wb")
         service_env = _env(services[name], broker.bootstrap, pg_url, tag)
         procs[name] = (subprocess.Popen(["denialflow", *services[name]["command"]], env=service_env, stderr=log), log)
@@ -86,15 +91,22 @@ def test_the_compose_services_run_end_to_end(compose: dict[str, Any], broker: An
     published = _cli(env, "publish", str(feed))
     assert published.returncode == 0, published.stderr
     assert f"published {len(events)} events" in published.stdout
+    # a clearinghouse drops a raw 835 (4 denials) on clearinghouse.remits
+    settings = Settings(bootstrap_servers=broker.bootstrap)
+    producer = make_producer(settings)
+    producer.send(env["DENIALFLOW_REMITS_TOPIC"], value=(SAMPLES / "edi-835-parser/emedny_sample.txt").read_bytes())
+    producer.flush()
+    producer.close()
+    expected = len(events) + 4
 
     deadline = time.monotonic() + 60
-    while (processed_count(pg_url) < len(events) or outbox_count(pg_url)) and time.monotonic() < deadline:
+    while (processed_count(pg_url) < expected or outbox_count(pg_url)) and time.monotonic() < deadline:
         time.sleep(0.1)
     for name, (proc, log) in procs.items():
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, (tmp_path / f"{name}.log").read_text()[-2000:]
         log.close()
-    assert processed_count(pg_url) == len(events)
+    assert processed_count(pg_url) == expected
 
     verified = _cli(env, "audit", "verify")
     assert verified.returncode == 0 and "intact" in verified.stdout

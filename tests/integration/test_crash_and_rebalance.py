@@ -26,12 +26,29 @@ from tests.helpers import (
     processed_count,
     publish,
     run_worker,
+    settings_env,
     snapshot,
     variant,
 )
+from workflows.routing import Routing
 
 pytestmark = pytest.mark.slow
 TRIALS = 10
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    """One named owner per team. Routing balances open work, and the open work a batch sees
+    depends on where batch boundaries fall, which differs between two runs; with one owner
+    per team every run assigns the same way and the runs compare exactly."""
+    routing = Routing.load()
+    lines = [f"first_action_days = {routing.first_action_days}"]
+    for category, route in routing.defaults.items():
+        owners = ", ".join(f'"{o}"' for o in route.owners[:1])
+        lines += [f"[teams.{category}]", f'team = "{route.team}"', f"owners = [{owners}]"]
+    path = tmp_path / "routing.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return variant(settings, routing_file=path)
 
 
 @pytest.fixture
@@ -50,7 +67,7 @@ def baseline(settings: Settings, published: int, tmp_path: Path) -> dict:
 
 
 def _spawn(settings: Settings, command: str, log: Path) -> subprocess.Popen[bytes]:
-    values = {f"DENIALFLOW_{k.upper()}": str(v) for k, v in settings.model_dump().items() if v is not None}
+    values = settings_env(settings)
     with log.open("ab") as sink:
         return subprocess.Popen(
             [sys.executable, "-m", "engine.cli", command], env={**os.environ, **values}, stderr=sink
@@ -83,6 +100,7 @@ def _assert_same_as_baseline(s: Settings, baseline: dict) -> None:
     assert got["denials"] == want["denials"]
     assert got["audit"] == want["audit"], "audit log differs from an uninterrupted run (gap or duplicate)"
     assert got["processed"] == want["processed"]
+    assert got["workload"] == want["workload"], "open work per owner counted twice or lost"
     assert got["outbox_left"] == 0
     engine = make_engine(s.database_url)
     with engine.connect() as conn:

@@ -12,7 +12,7 @@ from consumers.denial_events import build_worker
 from engine.config import Settings
 from engine.demo import demo_events
 from engine.outbox import build_relay
-from tests.helpers import Progress, outbox_count, publish, read_topic
+from tests.helpers import Progress, outbox_count, publish, read_topic, settings_env
 
 
 def _commit_without_publishing(settings: Settings, events: int) -> Progress:
@@ -27,7 +27,7 @@ def _commit_without_publishing(settings: Settings, events: int) -> Progress:
 def test_relay_publishes_everything_then_exits_on_sigterm(settings: Settings, tmp_path: Path) -> None:
     progress = _commit_without_publishing(settings, 10)
     assert outbox_count(settings.database_url) > 0
-    env = {f"DENIALFLOW_{k.upper()}": str(v) for k, v in settings.model_dump().items() if v is not None}
+    env = settings_env(settings)
     log = tmp_path / "relay.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "relay"], env={**os.environ, **env}, stderr=sink)

@@ -16,7 +16,7 @@ from engine.config import Settings
 from engine.db import make_engine
 from engine.demo import SCENARIOS, demo_events, poison_messages
 from engine.replay import replay
-from tests.helpers import publish, read_topic, run_worker, snapshot
+from tests.helpers import publish, read_topic, run_worker, settings_env, snapshot
 
 DENIALS = 48  # four of each demo scenario
 
@@ -74,7 +74,9 @@ def test_the_same_events_delivered_twice_make_one_transition_each(settings: Sett
 def test_sigterm_finishes_the_batch_and_exits_cleanly(settings: Settings) -> None:
     total = publish(settings, list(demo_events(20)))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "worker"], env={**os.environ, **_env(settings)}, stderr=subprocess.PIPE
+        [sys.executable, "-m", "engine.cli", "worker"],
+        env={**os.environ, **settings_env(settings)},
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(snapshot(settings.database_url)["processed"]) < total:
@@ -82,7 +84,3 @@ def test_sigterm_finishes_the_batch_and_exits_cleanly(settings: Settings) -> Non
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0, proc.stderr.read().decode() if proc.stderr else ""
     assert len(snapshot(settings.database_url)["processed"]) == total
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    return {f"DENIALFLOW_{k.upper()}": str(v) for k, v in settings.model_dump().items() if v is not None}

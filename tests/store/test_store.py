@@ -1,45 +1,18 @@
 """The store, the audit chain and replay on real SQLite and PostgreSQL (one suite, both adapters)."""
 
 import json
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, delete, insert, select, update
 
 from engine import store
 from engine.audit import entry_hash, verify
-from engine.db import make_engine
 from engine.demo import demo_events, poison_messages
 from engine.errors import ConcurrencyConflict
-from engine.processor import BatchResult, Inbound, Processor, Topics
+from engine.processor import Inbound
 from engine.replay import replay
 from tests.factories import received_doc, received_id, touch
-from workflows.policy import LivePolicy
-from workflows.routing import Routing
-
-NOW = datetime(2026, 10, 5, 8, 0, tzinfo=UTC)
-PROCESSOR = Processor(LivePolicy(Routing.load()), Topics("feed", "dlq"), lambda: NOW)
-
-
-def inbound(items: list[dict[str, Any] | bytes], start: int = 0) -> list[Inbound]:
-    return [
-        Inbound("events", 0, start + i, None, item if isinstance(item, bytes) else json.dumps(item).encode())
-        for i, item in enumerate(items)
-    ]
-
-
-def commit(engine: Engine, messages: list[Inbound]) -> tuple[BatchResult, int | None]:
-    with engine.begin() as conn:
-        result = PROCESSOR.process(conn, messages)
-        return result, store.write_batch(conn, result.write, NOW)
-
-
-@pytest.fixture
-def engine(db_url: str) -> Engine:
-    e = make_engine(db_url)
-    yield e
-    e.dispose()
+from tests.store.batches import NOW, commit, inbound
 
 
 @pytest.fixture

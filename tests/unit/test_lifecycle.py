@@ -65,11 +65,13 @@ def test_receipt_classifies_and_assigns_automatically() -> None:
         "assigned", "authorization", "authorization", "provider", "197"
     )  # fmt: skip
     assert d.owner in {"avery.auth", "blake.auth"} and d.next_action_date is not None
-    assert d.denied_cents == 35000 and d.priority == "middle"
+    # $350 is the middle layer; Aetna's 14-day retro-auth window closed before receipt: one tier up
+    assert d.denied_cents == 35000 and d.priority == "high"
+    assert d.retro_auth_deadline.isoformat() == "2026-09-24"
 
 
 def test_unknown_code_waits_unassigned_until_a_lead_assigns() -> None:
-    f = Flow(adjustments=[("CO", "B9", "80.00")])
+    f = Flow(adjustments=[("CO", "42", "80.00")])
     assert (f.denial.state, f.denial.owner, f.denial.priority) == ("classified", None, "batch")
     f.send("denial.assigned", LEAD, {"owner": "harper.billing"})
     assert (f.denial.state, f.owner) == ("assigned", "harper.billing")

@@ -1,0 +1,163 @@
+"""Commands that answer supervisors' questions from the store: triage, the escalation queue, reviews."""
+
+import json
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from engine import queries, store
+from engine.cli_common import DbOpt, console, settings
+from engine.clock import clock_from
+from engine.db import make_engine
+from engine.report import render
+from workflows.escalation import EscalationRules
+from workflows.payers import PayerPolicies
+
+
+class Format(StrEnum):
+    md = "md"
+    csv = "csv"
+    json = "json"
+
+
+def triage(
+    payer: Annotated[str | None, typer.Option(help="one payer only")] = None,
+    limit: Annotated[int, typer.Option(help="rows per payer")] = 25,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    database_url: DbOpt = None,
+) -> None:
+    """Open denials ranked within each payer: near deadlines first, then dollar value (top 20, next 50, batches)."""
+    s = settings(database_url)
+    near = PayerPolicies.load(s.payers_file).urgent_within_days
+    engine = make_engine(s.database_url)
+    with engine.connect() as conn:
+        items = queries.triage(conn, date.today(), near, payer, limit)
+    engine.dispose()
+    if as_json:
+        typer.echo(json.dumps([i.as_dict() for i in items]))
+        return
+    table = Table(title=f"triage: deadline within {near} days first, then value, per payer")
+    for name in ("payer", "#", "tier", "denied $", "priority", "deadline", "state", "owner", "category", "denial"):
+        table.add_column(name)
+    for i in items:
+        deadline = f"{i.deadline}{' !' if i.deadline_near else ''}" if i.deadline else ""
+        table.add_row(i.payer_id, str(i.rank), i.tier, f"{i.denied_cents / 100:,.2f}", i.priority, deadline, i.state,
+                      i.owner or "-", i.category or "-", i.id)  # fmt: skip
+    console().print(table)
+
+
+def reviews(
+    database_url: DbOpt = None,
+) -> None:
+    """Items from the feed a person must look at (e.g. reversals that match no denial)."""
+    engine = make_engine(settings(database_url).database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(store.REVIEWS).order_by(store.REVIEWS.c.id)).all()
+    table = Table(title=f"{len(rows)} review item(s)")
+    for name in ("kind", "payer", "claim", "amount", "since"):
+        table.add_column(name)
+    for r in rows:
+        amount = str(r.detail.get("reversed_amount", ""))
+        table.add_row(r.kind, r.payer_id, r.claim_control_number, amount, f"{r.created_at:%Y-%m-%d}")
+    console().print(table)
+
+
+def escalations(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    database_url: DbOpt = None,
+    now: Annotated[str | None, typer.Option(help="the clock, e.g. 2026-11-01T09:00:00+00:00")] = None,
+) -> None:
+    """The escalation queue by dollar value: why each item is there, how long it has waited (! = over a cycle)."""
+    s = settings(database_url, now=now)
+    cycle = EscalationRules.load(s.escalation_file).cycle_days
+    engine = make_engine(s.database_url)
+    with engine.connect() as conn:
+        items = queries.escalations(conn, clock_from(s.now)(), cycle)
+    engine.dispose()
+    if as_json:
+        typer.echo(json.dumps([i.as_dict() for i in items]))
+        return
+    table = Table(title=f"escalation queue: {len(items)} item(s); ! = waiting longer than one {cycle}-day cycle")
+    for name in ("denied $", "payer", "why", "figures", "waiting", "flags", "team / owner", "denial"):
+        table.add_column(name)
+    for i in items:
+        figures = ", ".join(f"{k} {v}" for k, v in i.detail.items() if k != "lead_days")
+        table.add_row(f"{i.denied_cents / 100:,.2f}", i.payer_id, i.rule, figures,
+                      f"{i.waited_days} d{' !' if i.overdue else ''}", ", ".join(i.flags),
+                      f"{i.team or '-'} / {i.owner or '-'}", i.id)  # fmt: skip
+    console().print(table)
+
+
+def stuck(
+    team: Annotated[str | None, typer.Option(help="one team only")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    database_url: DbOpt = None,
+    now: Annotated[str | None, typer.Option(help="the clock, e.g. 2026-11-01T09:00:00+00:00")] = None,
+) -> None:
+    """What will not move without someone acting, and why, by dollar value."""
+    s = settings(database_url, now=now)
+    rules = EscalationRules.load(s.escalation_file)
+    engine = make_engine(s.database_url)
+    with engine.connect() as conn:
+        items = queries.stuck(conn, clock_from(s.now)().date(), rules, team)
+    engine.dispose()
+    if as_json:
+        typer.echo(json.dumps([i.as_dict() for i in items]))
+        return
+    total = sum(i.denied_cents for i in items) / 100
+    table = Table(title=f"stuck: {len(items)} denial(s), ${total:,.2f}")
+    for name in ("denied $", "team / owner", "state", "why", "denial"):
+        table.add_column(name)
+    for i in items:
+        table.add_row(f"{i.denied_cents / 100:,.2f}", f"{i.team or '-'} / {i.owner or '-'}", i.state,
+                      "; ".join(i.reasons), i.id)  # fmt: skip
+    console().print(table)
+
+
+def queue(
+    team: Annotated[str, typer.Argument(help="the team, e.g. billing")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    database_url: DbOpt = None,
+) -> None:
+    """A team's open work, what to do first on top (priority, value, next action)."""
+    engine = make_engine(settings(database_url).database_url)
+    with engine.connect() as conn:
+        items = queries.queue(conn, team)
+    engine.dispose()
+    if as_json:
+        typer.echo(json.dumps([i.as_dict() for i in items]))
+        return
+    table = Table(title=f"{team}: {len(items)} open denial(s)")
+    for name in ("priority", "denied $", "owner", "state", "touches", "next action", "payer", "category", "denial"):
+        table.add_column(name)
+    for i in items:
+        table.add_row(i.priority, f"{i.denied_cents / 100:,.2f}", i.owner or "-", i.state, str(i.touches),
+                      str(i.next_action_date or "-"), i.payer_id, i.category or "-", i.id)  # fmt: skip
+    console().print(table)
+
+
+report_app = typer.Typer(no_args_is_help=True, help="Reports for leaders.")
+
+
+@report_app.command("weekly")
+def report_weekly(
+    week: Annotated[str | None, typer.Option(help="the week's Monday, YYYY-MM-DD; default: this week")] = None,
+    weeks: Annotated[int, typer.Option(min=1, max=52, help="weeks of trend before it")] = 4,
+    fmt: Annotated[Format, typer.Option("--format", help="md, csv or json")] = Format.md,
+    database_url: DbOpt = None,
+    now: Annotated[str | None, typer.Option(help="the clock, e.g. 2026-11-01T09:00:00+00:00")] = None,
+) -> None:
+    """DOMAIN.md's weekly numbers: new denials by payer/category/owner/site, trend, top reasons,
+    time to first touch and to close, aging, overturn rate, write-offs, share preventable."""
+    s = settings(database_url, now=now)
+    today = clock_from(s.now)().date()
+    start = date.fromisoformat(week) if week else today - timedelta(days=today.weekday())
+    engine = make_engine(s.database_url)
+    with engine.connect() as conn:
+        report = queries.weekly_report(conn, start, weeks)
+    engine.dispose()
+    typer.echo(render(report, fmt.value), nl=False)

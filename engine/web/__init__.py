@@ -1,0 +1,1 @@
+"""The web API (`denialflow serve`): the supervisor and auditor questions over HTTP."""

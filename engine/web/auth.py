@@ -1,0 +1,86 @@
+"""API tokens and roles: every request names who it is, and each endpoint who may call it.
+
+A token is random, shown once and stored only as its SHA-256. A missing or unknown
+token is a 401; a known token whose role may not call the endpoint is a 403. Both
+are logged with the path and the caller's name (never the token).
+"""
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy import Engine, insert, select, update
+
+from engine.events import Role
+from engine.models import ApiToken
+
+TOKENS = ApiToken.__table__
+log = structlog.get_logger("denialflow.web")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str
+    role: Role
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(engine: Engine, name: str, role: Role, now: datetime) -> str:
+    """A new token for ``name``; the only time it is ever visible."""
+    token = f"dfk_{secrets.token_urlsafe(32)}"
+    with engine.begin() as conn:
+        conn.execute(insert(TOKENS).values(name=name, role=role.value, token_hash=_hash(token), created_at=now))
+    return token
+
+
+def revoke_token(engine: Engine, name: str, now: datetime) -> bool:
+    with engine.begin() as conn:
+        done = conn.execute(update(TOKENS).where(TOKENS.c.name == name, TOKENS.c.revoked_at.is_(None))
+                            .values(revoked_at=now))  # fmt: skip
+    return bool(done.rowcount)
+
+
+def list_tokens(engine: Engine) -> list[tuple[str, str, datetime, datetime | None]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(TOKENS.c.name, TOKENS.c.role, TOKENS.c.created_at, TOKENS.c.revoked_at)
+                            .order_by(TOKENS.c.name))  # fmt: skip
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def authenticate(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        _refuse(request, 401, "missing bearer token: send 'Authorization: Bearer <token>'", None)
+    with request.app.state.engine.connect() as conn:
+        live = (TOKENS.c.token_hash == _hash(token), TOKENS.c.revoked_at.is_(None))
+        row = conn.execute(select(TOKENS.c.name, TOKENS.c.role).where(*live)).first()
+    if row is None:
+        _refuse(request, 401, "unknown or revoked token", None)
+    return Principal(row.name, Role(row.role))  # type: ignore[union-attr]
+
+
+def allow(*roles: Role) -> Callable[..., Principal]:
+    """A dependency that lets only ``roles`` through (admin always)."""
+    allowed = frozenset(roles) | {Role.ADMIN}
+
+    def check(request: Request, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            _refuse(request, 403, f"role {principal.role.value} may not do this; allowed: {names}", principal.name)
+        return principal
+
+    return check
+
+
+def _refuse(request: Request, status: int, detail: str, who: str | None) -> None:
+    log.warning("web.refused", status=status, path=request.url.path, method=request.method, caller=who, detail=detail)
+    raise HTTPException(status, detail, headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)

@@ -1,0 +1,140 @@
+"""Split an X12 interchange into segments, streaming, with the separators its ISA declares.
+
+X12 has no fixed separators: the ISA header declares them (element separator at
+position 4, component separator in ISA16, the segment terminator right after it)
+and every interchange in a file may declare its own. Files arrive with a UTF-8
+byte-order mark, one segment per line, or newline as the terminator itself; all
+of those are handled here, and anything else ends in an `X12Error` that names the
+segment position and the problem.
+"""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+CHUNK = 1 << 20
+_ISA_ELEMENTS = 16
+_WHITESPACE = " \r\n\t"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class X12Error(Exception):
+    """A file that is not a well-formed 835: names the segment position and the problem."""
+
+    def __init__(self, position: int, problem: str) -> None:
+        super().__init__(f"segment {position}: {problem}" if position else problem)
+        self.position = position
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class Separators:
+    element: str
+    component: str
+    segment: str
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    position: int  # 1-based ordinal in the file
+    elements: list[str]  # elements[0] is the segment id
+    separators: Separators
+
+    @property
+    def id(self) -> str:
+        return self.elements[0]
+
+    def get(self, index: int) -> str:
+        """Element ``index`` (X12 numbering: ``get(1)`` is e.g. CLP01), or "" when absent."""
+        return self.elements[index].strip(" ") if index < len(self.elements) else ""
+
+    def components(self, index: int) -> list[str]:
+        return self.get(index).split(self.separators.component)
+
+
+def _separators(header: str) -> Separators | None:
+    """The separators an ISA declares, or None if more text is needed to see them."""
+    element = header[3]
+    cut = -1
+    for _ in range(_ISA_ELEMENTS):
+        cut = header.find(element, cut + 1)
+        if cut < 0:
+            return None
+    if len(header) < cut + 3:
+        return None
+    component, terminator = header[cut + 1], header[cut + 2]
+    if element.isalnum() or component.isalnum() or terminator.isalnum() or terminator == " ":
+        raise X12Error(1, f"ISA declares unusable separators {element!r} {component!r} {terminator!r}")
+    if len({element, component, terminator}) < 3:
+        raise X12Error(1, f"ISA declares the same character twice among {element!r} {component!r} {terminator!r}")
+    return Separators(element, component, terminator)
+
+
+def segments(stream: BinaryIO) -> Iterator[Segment]:
+    """Every segment of every interchange in the file, in order. Reads in 1 MiB chunks."""
+    text = ""
+    eof = False
+    position = 0
+    first = True
+
+    def fill() -> bool:
+        nonlocal text, eof, first
+        if eof:
+            return False
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            eof = True
+            return False
+        decoded = chunk.decode("latin-1")
+        if first:
+            first = False
+            decoded = decoded.removeprefix("ï»¿")  # the UTF-8 byte-order mark, read as latin-1
+        text += decoded
+        return True
+
+    while True:
+        # between interchanges: whitespace, then an ISA or the end of the file
+        text = text.lstrip(_WHITESPACE)
+        while not text and fill():
+            text = text.lstrip(_WHITESPACE)
+        if not text:
+            if position == 0:
+                raise X12Error(0, "the file is empty: no ISA interchange header")
+            return
+        while len(text) < 3 and fill():
+            pass
+        if not text.startswith("ISA") or len(text) < 4:
+            found = text[:3] if text[:3].isalnum() else "other text"  # never more: it could be anything, PHI too
+            raise X12Error(position + 1, f"expected an ISA interchange header, found {found!r}")
+        seps = _separators(text)
+        while seps is None and fill():
+            seps = _separators(text)
+        if seps is None:
+            raise X12Error(position + 1, "the file ends inside the ISA interchange header")
+        # then the interchange's segments up to and including IEA
+        strip = _WHITESPACE.replace(seps.segment, "")
+        while True:
+            parts = text.split(seps.segment)
+            text = parts.pop()
+            done = False
+            for i, raw in enumerate(parts):
+                raw = raw.strip(strip)
+                if not raw:
+                    continue
+                position += 1
+                if bad := _CONTROL.search(raw):
+                    raise X12Error(position, f"control character {bad.group()!r} inside the segment")
+                seg = Segment(position, raw.split(seps.element), seps)
+                yield seg
+                if seg.elements[0] == "IEA":
+                    text = seps.segment.join([*parts[i + 1 :], text])
+                    done = True
+                    break
+            if done:
+                break
+            if not fill():
+                if text.strip(_WHITESPACE):
+                    cut = text.strip(_WHITESPACE).split(seps.element, 1)[0][:3]  # the segment id, no data (PHI)
+                    raise X12Error(position + 1, f"the file ends inside a {cut!r} segment (no terminator)")
+                raise X12Error(position, "the file ends before the interchange's IEA trailer")

@@ -1,0 +1,208 @@
+"""The 835 reader on the real sample files: every file parses correctly or is refused clearly.
+
+The hand-checked expectations (with their reasoning) are in `expected_samples.py`;
+the same files are read again by oxedi, an independent parser, and must agree.
+"""
+
+import io
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import oxedi
+import pytest
+
+from engine.events import DenialReceived, decode
+from engine.ingest import read_remittance
+from engine.x12.denials import Tally
+from engine.x12.remit import read_835
+from engine.x12.tokens import X12Error
+from tests.ingest.expected_samples import EXPECTED
+from tests.ingest.oxedi_reference import reference_view
+from workflows.classification import classify, is_denial_adjustment
+
+SAMPLES = Path(__file__).parents[1] / "data" / "835"
+FILES = sorted(str(p.relative_to(SAMPLES)) for p in SAMPLES.rglob("*") if p.is_file() and p.suffix != ".md")
+
+# Every sample file: None = parses; otherwise the refusal must contain this text.
+REFUSALS: dict[str, str | None] = {
+    "LinuxForHealth-x12/cob-contractural-adjustment.835": "segment 21: SVC01 'HC>55669' is not a qualifier and "
+    "procedure code separated by ':' (ISA16)",  # ISA16 declares ':' but the file uses '>'
+    "LinuxForHealth-x12/demo.835": None,
+    "LinuxForHealth-x12/managed-care.835": "segment 4: BPR16 '20002316' is not a date",  # month 23
+    "LinuxForHealth-x12/medicare-part-a.835": None,
+    "LinuxForHealth-x12/secondary-payment.835": "segment 29: SVC01 'HC>12345>26'",
+    "LinuxForHealth-x12/tertiary-payment.835": "segment 20: SVC01 'HC' is not a qualifier and procedure code",
+    "X12Parser/835_DeIdent_01.dat": "segment 1: ISA12 version '99999' is not 00401 or 00501",  # masked versions
+    "X12Parser/835_DeIdent_02.dat": "segment 1: ISA12 version '99999'",
+    "X12Parser/Example1.txt": "segment 2: GS08 '5010' is not an 835 version",
+    "X12Parser/Example1_GripElements.txt": None,  # 4010, BOM, CRLF and indentation
+    "edi-835-parser/blue_cross_nc_sample.txt": "segment 1: expected an ISA interchange header",  # starts at ST
+    "edi-835-parser/emedny_sample.997": "segment 2: GS01 'FA': an 835 travels in a HP functional group",
+    "edi-835-parser/emedny_sample.txt": None,
+    "edi-835-parser/united_healthcare_legacy_sample.txt": None,
+    "edi-835-parser_CHS-CDS-AIML/test.835": "segment 18: SE01 says '17' segments but the transaction has 16",
+    "edi-835-parser_affect-therapeutics/exhaustive_sample.txt": "segment 1: expected an ISA interchange header",
+    "edi-835-parser_affect-therapeutics/sample_835.txt": "segment 23: CAS01 'grp_code' is not a claim adjustment",
+    "pyx12/835_mult_loops.txt": None,
+    "x12-parser/multi-line-not-delimited.edi": None,  # newline is the segment terminator
+    "x12-parser/profee-multiple.edi": None,  # 156 transactions in one interchange
+    "x12-parser/profee-one-line.edi": None,
+    "x12-parser/profee.edi": None,
+}
+PARSED = [f for f, refusal in REFUSALS.items() if refusal is None]
+# Same remittance as emedny_sample.txt (compared by eye: only the line breaks differ).
+SAME_AS_EMEDNY = ["x12-parser/multi-line-not-delimited.edi", "x12-parser/profee-one-line.edi", "x12-parser/profee.edi"]
+
+# Categories of each hand-checked file's denials, in file order, with why.
+CATEGORIES = {
+    # CO-16 + N14 (missing information; N14 refines nothing) -> claim data; OA-A7 is deactivated -> review
+    "pyx12/835_mult_loops.txt": ["claim_data", "needs_review", "needs_review"],
+    # CO-29 timely filing x2; CO-251 (attachment content insufficient) + N206 -> documentation x2
+    "edi-835-parser/emedny_sample.txt": ["timely_filing", "timely_filing", "documentation", "documentation"],
+    # CO-45 on a line paid nothing: the fee schedule is the reason for the zero payment -> contract
+    "edi-835-parser/united_healthcare_legacy_sample.txt": ["contract"],
+    # CO-42 (deactivated) -> review; CR-18 duplicate -> claim data; CO-29 -> timely filing;
+    # 121212 (denied, only OA-23 prior-payer adjustments) -> review; 777777 CO-42 -> review
+    "X12Parser/Example1_GripElements.txt": ["needs_review", "claim_data", "timely_filing", "needs_review",
+                                            "needs_review"],
+}  # fmt: skip
+
+
+def ingest(name: str) -> tuple[list[Any], Tally]:
+    events: list[Any] = []
+    with (SAMPLES / name).open("rb") as stream:
+        tally = read_remittance(stream, lambda key, value: events.append(decode(value)))
+    return events, tally
+
+
+def denial_view(event: DenialReceived) -> dict[str, Any]:
+    d = event.data
+    c = classify(d.adjustments, d.remarks, d.paid_amount)
+    denied = sum((a.amount for a in d.adjustments if is_denial_adjustment(a.reason, a.amount, d.paid_amount)),
+                 Decimal(0)) or d.billed_amount - d.paid_amount  # fmt: skip
+    return {"ccn": d.claim_control_number, "pcn": d.patient_control_number, "line": d.line,
+            "primary": f"{c.primary_group}-{c.primary_reason}", "denied": f"{denied:.2f}", "remarks": list(d.remarks),
+            "paid": f"{d.paid_amount:.2f}"}  # fmt: skip
+
+
+def test_every_sample_file_has_an_expected_outcome() -> None:
+    assert sorted(REFUSALS) == FILES
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_a_sample_parses_or_is_refused_naming_segment_and_problem(name: str) -> None:
+    expected = REFUSALS[name]
+    if expected is None:
+        events, tally = ingest(name)
+        assert tally.claims > 0 and all(e.type in {"denial.received", "denial.reversed"} for e in events)
+        return
+    published: list[bytes] = []
+    with pytest.raises(X12Error) as refused, (SAMPLES / name).open("rb") as stream:
+        read_remittance(stream, lambda key, value: published.append(value))
+    assert expected in str(refused.value)
+
+
+@pytest.mark.parametrize("name", [n for n in EXPECTED if REFUSALS[n] is None] + SAME_AS_EMEDNY)
+def test_hand_checked_denials_primary_reasons_and_counts(name: str) -> None:
+    expected = EXPECTED.get(name) or EXPECTED["edi-835-parser/emedny_sample.txt"]
+    events, tally = ingest(name)
+    received = [e for e in events if e.type == "denial.received"]
+    assert [denial_view(e) for e in received] == expected["denials"]
+    counted = (tally.claims, tally.reversals, tally.paid_lines, tally.skipped_adjustments, tally.denials)
+    assert counted == (expected["claims"], expected["reversals"], expected["paid_lines"],
+                       expected["skipped_adjustments"], len(expected["denials"]))  # fmt: skip
+    categories = CATEGORIES.get(name) or CATEGORIES["edi-835-parser/emedny_sample.txt"]
+    assert [classify(e.data.adjustments, e.data.remarks, e.data.paid_amount).category for e in received] == categories
+
+
+def test_hand_checked_refused_files_are_the_ones_with_real_defects() -> None:
+    """The checker also worked out what four refused files would hold; each is refused for a
+    defect in the file itself (see REFUSALS), not for its content."""
+    refused = [n for n in EXPECTED if REFUSALS[n] is not None]
+    assert refused == ["LinuxForHealth-x12/managed-care.835", "LinuxForHealth-x12/secondary-payment.835",
+                       "X12Parser/Example1.txt", "edi-835-parser_CHS-CDS-AIML/test.835"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", PARSED)
+def test_cost_share_and_contractual_lines_never_become_denials(name: str) -> None:
+    not_denials = {"1", "2", "3"}
+    with (SAMPLES / name).open("rb") as stream:
+        claims = [claim for _, claim in read_835(stream)]
+    events, _ = ingest(name)
+    denied = {(e.data.claim_control_number, e.data.line) for e in events if e.type == "denial.received"}
+    for claim in claims:
+        for line in claim.lines:
+            write_down_only = all(
+                a.reason in not_denials or (a.reason == "45" and line.paid > 0) or a.amount <= 0
+                for a in line.adjustments
+            )
+            if write_down_only:
+                assert (claim.claim_control_number, line.number) not in denied
+
+
+def test_the_volume_file_yields_every_transactions_denials() -> None:
+    events, tally = ingest("x12-parser/profee-multiple.edi")
+    assert (tally.claims, tally.denials, len(events)) == (468, 624, 624)
+    # the file repeats one remittance (same trace number, same claims) 156 times: the
+    # repeats carry the same event ids, so the engine applies each denial once
+    assert len({e.event_id for e in events}) == 4
+
+
+def test_reversals_become_reversal_events_never_denials() -> None:
+    events, tally = ingest("X12Parser/Example1_GripElements.txt")
+    reversals = [e for e in events if e.type == "denial.reversed"]
+    assert tally.reversals == 2
+    assert [(e.data.claim_control_number, e.data.reversed_amount) for e in reversals] == [
+        ("0000000657575757", Decimal("-42.58")),
+        ("0000000648484848", Decimal("-86.76")),  # CLP*090909*22*-86.76*-86.76,
+    ]
+    received = {e.data.claim_control_number for e in events if e.type == "denial.received"}
+    assert not received & {"0000000657575757", "0000000648484848"}
+
+
+def _mine(name: str | Path) -> list[dict[str, Any]]:
+    def adjustments(items: list[Any]) -> list[tuple[str, str, Decimal]]:
+        return [(a.group, a.reason, a.amount) for a in items]
+
+    with (SAMPLES / name).open("rb") as stream:
+        return [{"payer_id": r.payer_id, "trace": r.trace, "pcn": c.patient_control_number, "status": c.status,
+                 "charge": c.charge, "paid": c.paid, "ccn": c.claim_control_number or None,
+                 "claim_adjustments": adjustments(c.adjustments),
+                 "lines": [{"procedure": ln.procedure, "charge": ln.charge, "paid": ln.paid, "units": ln.units,
+                            "adjustments": adjustments(ln.adjustments)} for ln in c.lines]}
+                for r, c in read_835(stream)]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", PARSED)
+def test_differential_against_oxedi_on_every_file_we_accept(name: str) -> None:
+    assert _mine(name) == reference_view(SAMPLES / name)
+
+
+@pytest.mark.parametrize("name", [n for n in FILES if REFUSALS[n] is not None])
+def test_files_oxedi_cannot_parse_are_refused_by_us_too(name: str) -> None:
+    try:
+        reference_view(SAMPLES / name)
+    except oxedi.ParseError:
+        assert "expected an ISA interchange header" in str(REFUSALS[name])
+
+
+def test_a_refusal_never_quotes_patient_data() -> None:
+    """Refusals are logged and put in dead-letter headers: no names or member ids in them."""
+    raw = (SAMPLES / "pyx12/835_mult_loops.txt").read_bytes()
+    cut = raw.index(b"NM1*QC*1*BACH*JOHANN") + len(b"NM1*QC*1*BACH*JOHANN*S***MR*0000")
+    with pytest.raises(X12Error) as truncated:
+        read_remittance(io.BytesIO(raw[:cut]), lambda key, value: None)
+    assert str(truncated.value) == "segment 16: the file ends inside a 'NM1' segment (no terminator)"
+    with pytest.raises(X12Error) as not_x12:
+        read_remittance(io.BytesIO(b"name,member_id\nJohann Bach,00001612\n"), lambda key, value: None)
+    assert "Bach" not in str(not_x12.value) and "00001612" not in str(not_x12.value)
+
+
+def test_interchanges_with_different_separators_in_one_file(tmp_path: Path) -> None:
+    """Each ISA declares its own separators: eMedNY uses ':' for components, UHC '>'."""
+    emedny, uhc = "edi-835-parser/emedny_sample.txt", "edi-835-parser/united_healthcare_legacy_sample.txt"
+    both = tmp_path / "two-interchanges.835"
+    both.write_bytes((SAMPLES / emedny).read_bytes() + b"\r\n" + (SAMPLES / uhc).read_bytes())
+    assert _mine(both) == _mine(emedny) + _mine(uhc)
+    assert {line["procedure"] for claim in _mine(both) for line in claim["lines"]} >= {"B4152", "V2020"}

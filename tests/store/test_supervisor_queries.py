@@ -1,0 +1,93 @@
+"""The stuck list and a team's queue, on SQLite and PostgreSQL, against a seeded set whose
+answers are worked out here by hand."""
+
+from datetime import date
+
+from sqlalchemy import Engine
+
+from engine import queries
+from tests.factories import LEAD, event_doc, received_doc, received_id
+from tests.store.batches import commit, inbound
+from workflows.escalation import EscalationRules
+
+RULES = EscalationRules()
+TODAY = date(2026, 10, 20)  # receipts are 2026-10-01; next actions 10-08 unless moved
+
+
+def _touch(denial_id: str, next_action: str, day: int) -> dict:
+    return event_doc("denial.touched", denial_id, LEAD, {"note": "n", "next_action_date": next_action}, day)
+
+
+def test_the_stuck_list_names_why_and_orders_by_dollars(engine: Engine) -> None:
+    fresh = received_doc(1, adjustments=[("CO", "4", "100.00")], date_of_service="2026-09-25")  # past follow-up
+    moving = received_doc(2, adjustments=[("CO", "4", "900.00")], date_of_service="2026-09-25")  # touched: fine
+    unowned = received_doc(3, adjustments=[("CO", "42", "300.00")], date_of_service="2026-09-25")  # needs review
+    deadline = received_doc(4, adjustments=[("CO", "4", "500.00")], date_of_service="2026-07-20")  # filing 10-18
+    touched3 = received_doc(5, adjustments=[("CO", "4", "700.00")], date_of_service="2026-09-25")  # escalated
+    docs = {"fresh": fresh, "moving": moving, "unowned": unowned, "deadline": deadline, "touched3": touched3}
+    ids = {name: received_id(doc) for name, doc in docs.items()}
+    events = [fresh, moving, unowned, deadline, touched3, _touch(ids["moving"], "2026-10-30", 2),
+              _touch(ids["deadline"], "2026-10-30", 2)]  # fmt: skip
+    events += [_touch(ids["touched3"], "2026-10-30", day) for day in (2, 3, 4)]
+    commit(engine, inbound(events))
+    with engine.connect() as conn:
+        items = queries.stuck(conn, TODAY, RULES)
+        billing_only = queries.stuck(conn, TODAY, RULES, team="billing")
+    got = {i.id: i.reasons for i in items}
+    assert got == {
+        ids["touched3"]: ("escalated: touch_limit", "over the touch limit: 3 touches"),
+        ids["deadline"]: ("filing deadline passed: 2026-10-18",),  # Aetna: 90 days from 07-20
+        ids["unowned"]: ("no owner for 19 days",),
+        ids["fresh"]: ("past follow-up: next action was 2026-10-08",),
+    }
+    assert [i.denied_cents for i in items] == [70_000, 50_000, 30_000, 10_000]
+    assert billing_only == []  # coding denials go to the coding team, the deactivated code to review
+
+
+def test_a_teams_queue_puts_priority_then_value_first(engine: Engine) -> None:
+    docs = [received_doc(20 + i, adjustments=[("CO", "4", amount)], date_of_service="2026-09-25")
+            for i, amount in enumerate(["90.00", "2000.00", "400.00", "1200.00"])]  # fmt: skip
+    commit(engine, inbound(docs))
+    with engine.connect() as conn:
+        items = queries.queue(conn, "coding")
+    assert [(i.priority, i.denied_cents) for i in items] == [
+        ("high", 200_000), ("middle", 120_000), ("middle", 40_000), ("batch", 9_000)
+    ]  # fmt: skip
+    assert {i.owner for i in items} <= {"emery.coding", "finley.coding"}
+
+
+def test_the_weekly_report_against_a_week_worked_out_by_hand(engine: Engine) -> None:
+    # all receipts Thursday 2026-10-01 09:00; everything below happens before Monday 10-05
+    d1 = received_doc(31, adjustments=[("CO", "4", "100.00")])
+    d2 = received_doc(32, adjustments=[("CO", "197", "300.00")], payer_id="UHC")
+    d3 = received_doc(33, adjustments=[("CO", "4", "50.00")])
+    d4 = received_doc(34, adjustments=[("CO", "50", "400.00")])
+    i1, i2, i4 = received_id(d1), received_id(d2), received_id(d4)
+    system = ("clearinghouse", "system")
+    cause = {"category": "prior_authorization", "handoff": "scheduling -> billing", "preventable": True,
+             "prevention_owner": "front desk lead"}  # fmt: skip
+    events = [d1, d2, d3, d4, _touch(i1, "2026-10-09", 1), _touch(i2, "2026-10-09", 1), _touch(i4, "2026-10-09", 1),
+              event_doc("denial.appealed", i2, LEAD, {"appeal_reference": "APL-2"}, 2),
+              event_doc("denial.appealed", i4, LEAD, {"appeal_reference": "APL-4"}, 2),
+              event_doc("denial.payer_responded", i2, system, {"outcome": "overturned", "decision_reference": "D"}, 3),
+              event_doc("denial.payer_responded", i4, system, {"outcome": "upheld"}, 3),
+              event_doc("denial.closed", i2, LEAD, {"root_cause": cause, "evidence": {
+                  "appeal_reference": "APL-2", "decision": "overturned"}}, 3),
+              event_doc("denial.written_off", i4, LEAD, {"adjustment_type": "administrative", "amount": "400.00",
+                                                         "reason": "upheld on appeal"}, 3)]  # fmt: skip
+    result, _ = commit(engine, inbound(events))
+    assert result.rejected == 0
+    with engine.connect() as conn:
+        report = queries.weekly_report(conn, date(2026, 9, 28), weeks=2)
+    assert report["new"]["by_payer"] == [{"key": "AETNA", "count": 3, "dollars": 550.0},
+                                         {"key": "UHC", "count": 1, "dollars": 300.0}]  # fmt: skip
+    assert [t["count"] for t in report["trend"]] == [0, 0, 4]
+    assert report["top_reasons"]["this_week"] == [{"reason": "CO-4", "count": 2}, {"reason": "CO-197", "count": 1},
+                                                  {"reason": "CO-50", "count": 1}]  # fmt: skip
+    assert report["days_to_first_touch"] == 1.0  # d1, d2, d4 each touched a day after receipt
+    assert (report["days_to_close"], report["touches_per_resolution"]) == (3.0, 1.0)  # d2 only
+    assert report["appeal_overturn_rate"] == 0.5  # d2 overturned, d4 upheld
+    assert report["write_offs_by_reason"] == [{"reason": "administrative", "dollars": 400.0}]
+    assert report["share_preventable"] == 1.0
+    assert report["never_touched"] == 1  # d3
+    assert report["aging"][0] == {"bucket": "0-30", "count": 2, "dollars": 150.0}  # d1 and d3 still open

@@ -1,0 +1,89 @@
+"""The web API on both databases: every endpoint for every role (allowed and refused), and an
+action that travels through Kafka and the worker before the API reports it applied."""
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from engine.config import Settings
+from engine.db import make_engine
+from engine.events import Role
+from engine.web.app import create_app
+from engine.web.auth import create_token
+from tests.factories import T0, received_doc, received_id
+from tests.helpers import run_worker
+from tests.store.batches import commit, inbound
+
+DOC = received_doc(501, adjustments=[("CO", "4", "350.00")])
+DENIAL = received_id(DOC)
+ROLES = (Role.STAFF, Role.LEAD, Role.AUDITOR, Role.ADMIN)
+READ = {Role.STAFF, Role.LEAD, Role.AUDITOR, Role.ADMIN}
+SUPERVISE = {Role.LEAD, Role.AUDITOR, Role.ADMIN}
+ENDPOINTS = [
+    ("GET", f"/api/denials/{DENIAL}", READ),
+    ("GET", "/api/stuck", READ),
+    ("GET", "/api/queue/coding", READ),
+    ("GET", "/api/triage", READ),
+    ("GET", "/api/escalations", SUPERVISE),
+    ("GET", "/api/reports/weekly?week=2026-09-28", SUPERVISE),
+    ("GET", "/api/audit/verify", SUPERVISE),
+    ("GET", f"/api/denials/{DENIAL}/replay", SUPERVISE),
+    ("GET", "/api/events/nothing-yet", READ),
+    ("GET", "/metrics", {Role.ADMIN}),
+]
+
+
+@pytest.fixture
+def api(settings: Settings) -> tuple[TestClient, dict[Role, dict[str, str]]]:
+    engine = make_engine(settings.database_url)
+    commit(engine, inbound([DOC]))
+    headers = {role: {"Authorization": f"Bearer {create_token(engine, role.value, role, T0)}"} for role in ROLES}
+    engine.dispose()
+    return TestClient(create_app(settings)), headers
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), ENDPOINTS)
+def test_every_endpoint_for_every_role(api: Any, method: str, path: str, allowed: set[Role]) -> None:
+    client, headers = api
+    assert client.request(method, path).status_code == 401
+    assert client.request(method, path, headers={"Authorization": "Bearer dfk_forged"}).status_code == 401
+    for role in ROLES:
+        response = client.request(method, path, headers=headers[role])
+        assert response.status_code == (200 if role in allowed else 403), (role, response.text)
+        if role not in allowed:
+            assert f"role {role.value} may not do this" in response.json()["detail"]
+
+
+def test_the_denial_page_data_masks_the_patient_and_shows_the_timeline(api: Any) -> None:
+    client, headers = api
+    body = client.get(f"/api/denials/{DENIAL}", headers=headers[Role.AUDITOR]).json()
+    assert body["patient"]["name"] == "*************" and body["patient"]["member_id"].endswith("8899")
+    assert [h["trigger"] for h in body["history"]] == ["receive", "classify", "assign"]
+    assert body["aging_bucket"] in {"0-30", "31-60", "61-90", "90+"}
+    assert client.get("/api/denials/nope", headers=headers[Role.STAFF]).status_code == 404
+
+
+def test_an_action_is_published_and_the_engine_applies_it(api: Any, settings: Settings) -> None:
+    client, headers = api
+    touch = {"type": "denial.touched", "data": {"note": "called the payer", "next_action_date": "2026-12-01"}}
+    assert client.post(f"/api/denials/{DENIAL}/events", json=touch, headers=headers[Role.AUDITOR]).status_code == 403
+    bad = client.post(f"/api/denials/{DENIAL}/events", json={"type": "denial.touched", "data": {}},
+                      headers=headers[Role.LEAD])  # fmt: skip
+    assert bad.status_code == 422 and bad.json()["detail"]["field"] == "data.note"
+    sent = client.post(f"/api/denials/{DENIAL}/events", json=touch, headers=headers[Role.LEAD])
+    assert sent.status_code == 202
+    event_id = sent.json()["event_id"]
+    assert client.get(f"/api/events/{event_id}", headers=headers[Role.STAFF]).json()["outcome"] == "pending"
+    run_worker(settings, 1)
+    assert client.get(f"/api/events/{event_id}", headers=headers[Role.STAFF]).json()["outcome"] == "applied"
+    body = client.get(f"/api/denials/{DENIAL}", headers=headers[Role.STAFF]).json()
+    assert (body["state"], body["touches"], body["history"][-1]["actor"]) == ("worked", 1, Role.LEAD.value)
+
+
+def test_metrics_in_prometheus_format(api: Any) -> None:
+    client, headers = api
+    text = client.get("/metrics", headers=headers[Role.ADMIN]).text
+    assert 'denialflow_transitions{trigger="classify"} 1.0' in text
+    assert 'denialflow_events_applied{type="denial.received"} 1.0' in text
+    assert "denialflow_open_escalations 0.0" in text and "denialflow_timer_backlog" in text

@@ -1,0 +1,84 @@
+"""Which timers a denial should have, from its state alone (pure).
+
+The processor compares this wish list with the stored timer rows after every
+transition, in the same transaction: new rows are scheduled, moved ones get a new
+generation (so a fire event of the old one is recognised as stale), and rows the
+denial no longer needs (it was touched, resolved, escalated) are deleted. A timer
+never fires for a denial that has moved on.
+"""
+
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from workflows.denial import State
+
+#: Rules whose firing moves the denial to the escalation queue.
+ESCALATING = ("ownership", "follow_up", "aging", "filing_deadline", "appeal_deadline", "retro_auth_deadline")
+#: Rules whose firing flags the denial and leaves its state alone.
+FLAGGING = ("leadership", "soft_write_off")
+DEADLINES = ("filing", "appeal", "retro_auth")
+_ESCALATABLE = (State.CLASSIFIED, State.ASSIGNED, State.WORKED)
+#: Where timers run at all: a resolved, written-off or closed denial has none.
+_OPEN = tuple(s for s in State if s not in (State.RESOLVED, State.WRITTEN_OFF, State.CLOSED))
+SOFT_WRITE_OFF_BELOW = 10_000  # cents: the sub-$100 weekly batch
+BUCKETS = ((0, "0-30"), (31, "31-60"), (61, "61-90"), (91, "90+"))
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationRules:
+    touch_limit: int = 3
+    aging_escalate_days: int = 61
+    leadership_days: int = 91
+    ownership_days: int = 7
+    deadline_lead_days: int = 14
+    cycle_days: int = 7
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "EscalationRules":
+        text = path.read_text() if path else resources.files("workflows.data").joinpath("escalation.toml").read_text()
+        doc: dict[str, Any] = tomllib.loads(text)
+        return cls(**{k: int(v) for k, v in doc.items() if k in cls.__dataclass_fields__})
+
+
+def aging_bucket(received: date, today: date) -> str:
+    """DOMAIN.md's aging buckets: 0-30, 31-60, 61-90, 90+ days since receipt."""
+    age = (today - received).days
+    return next(name for start, name in reversed(BUCKETS) if age >= start)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def desired_timers(denial: Any, rules: EscalationRules) -> dict[str, tuple[datetime, dict[str, Any]]]:
+    """rule -> (due at, the figures the escalation will name)."""
+    state = denial.state
+    received: datetime = denial.received_at
+    out: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    if state not in _OPEN:
+        return out
+    out["leadership"] = (received + timedelta(days=rules.leadership_days),
+                         {"age_days": rules.leadership_days, "bucket": "90+"})  # fmt: skip
+    if state not in _ESCALATABLE:
+        return out
+    aged = received + timedelta(days=rules.aging_escalate_days)
+    out["aging"] = (aged, {"age_days": rules.aging_escalate_days, "bucket": aging_bucket(received.date(), aged.date())})
+    if denial.owner is None:
+        days = rules.ownership_days
+        out["ownership"] = (received + timedelta(days=days), {"days_without_owner": days})
+    elif denial.next_action_date is not None:
+        due = _midnight(denial.next_action_date + timedelta(days=1))
+        out["follow_up"] = (due, {"next_action_date": denial.next_action_date.isoformat(), "touches": denial.touches})
+    for name in DEADLINES:
+        deadline: date | None = getattr(denial, f"{name}_deadline")
+        if deadline is not None:
+            due = _midnight(deadline - timedelta(days=rules.deadline_lead_days))
+            out[f"{name}_deadline"] = (max(due, received), {"deadline": name, "date": deadline.isoformat(),
+                                                             "lead_days": rules.deadline_lead_days})  # fmt: skip
+    if denial.denied_cents < SOFT_WRITE_OFF_BELOW and denial.touches == 0:
+        out["soft_write_off"] = (received + timedelta(days=rules.cycle_days), {"cycle_days": rules.cycle_days})
+    return out
