@@ -77,20 +77,35 @@ def drain_outbox(settings: Settings) -> int:
         relay.engine.dispose()
 
 
-def read_topic(settings: Settings, topic: str, idle_ms: int = 700) -> list[Any]:
-    """Every record on a topic, read from the beginning until it goes quiet."""
+def read_topic(settings: Settings, topic: str, idle_ms: int = 700, first_ms: int = 3000) -> list[Any]:
+    """Every record on a topic, read from the beginning until it goes quiet.
+
+    The broker's end offsets cannot be trusted (Tansu reports batch counts), so "the end" is
+    a quiet poll; the first poll waits longer because it also pays for the connection and the
+    offset look-up, and a slow first fetch must not read as an empty topic."""
     consumer = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers, auto_offset_reset="earliest", enable_auto_commit=False
     )
     try:
-        consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()])
+        consumer.assign([TopicPartition(topic, p) for p in _partitions(consumer, topic)])
         records: list[Any] = []
-        while polled := consumer.poll(timeout_ms=idle_ms):
+        timeout = first_ms
+        while polled := consumer.poll(timeout_ms=timeout):
             for batch in polled.values():
                 records.extend(batch)
+            timeout = idle_ms
         return records
     finally:
         consumer.close()
+
+
+def _partitions(consumer: KafkaConsumer, topic: str, timeout: float = 10.0) -> set[int]:
+    """The topic's partitions, waiting out a metadata refresh that has not answered yet."""
+    deadline = time.monotonic() + timeout
+    while not (parts := consumer.partitions_for_topic(topic)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert parts, f"topic {topic} has no partitions after {timeout}s"
+    return parts
 
 
 VOLATILE_DENIAL = {"updated_at", "version"}
