@@ -13,6 +13,7 @@ from engine import queries, store
 from engine.cli_common import DbOpt, console, settings
 from engine.clock import clock_from
 from engine.db import make_engine
+from engine.kpis import Filters
 from engine.report import render
 from workflows.escalation import EscalationRules
 from workflows.payers import PayerPolicies
@@ -103,7 +104,7 @@ def stuck(
     rules = EscalationRules.load(s.escalation_file)
     engine = make_engine(s.database_url)
     with engine.connect() as conn:
-        items = queries.stuck(conn, clock_from(s.now)().date(), rules, team)
+        items = queries.stuck(conn, clock_from(s.now)().date(), rules, Filters(team=team))
     engine.dispose()
     if as_json:
         typer.echo(json.dumps([i.as_dict() for i in items]))

@@ -37,6 +37,8 @@ class Denial(SQLModel, table=True):
         Index("ix_denials_team_owner", "team", "owner"),
         Index("ix_denials_payer_denied", "payer_id", "denied_cents"),
         Index("ix_denials_claim", "payer_id", "claim_control_number"),
+        Index("ix_denials_received", "received_at"),
+        Index("ix_denials_closed", "closed_at"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -69,6 +71,7 @@ class Denial(SQLModel, table=True):
     received_at: datetime = _ts(nullable=False)
     next_action_date: date | None = None
     last_touch_at: datetime | None = _ts(nullable=True)
+    first_touch_at: datetime | None = _ts(nullable=True)
     resolution: str | None = Field(default=None, max_length=20)
     outcome: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     root_cause: dict[str, Any] | None = Field(default=None, sa_type=JSON)
@@ -89,7 +92,10 @@ class AuditEntry(SQLModel, table=True):
     Its transition id is ``denial_id:seq`` (see `transition_id`)."""
 
     __tablename__ = "audit_entries"
-    __table_args__ = (UniqueConstraint("denial_id", "seq", name="uq_audit_denial_seq"),)
+    __table_args__ = (
+        UniqueConstraint("denial_id", "seq", name="uq_audit_denial_seq"),
+        Index("ix_audit_trigger_occurred", "trigger", "occurred_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
     denial_id: str = Field(max_length=64)

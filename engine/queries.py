@@ -1,14 +1,18 @@
 """Read models over the store: the questions supervisors ask, shared by the CLI and (later) the web app."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, literal, or_, select
 
+from engine import kpis
 from engine.clock import as_utc
-from engine.store import AUDIT, DENIALS
-from workflows.escalation import BUCKETS, EscalationRules, aging_bucket
+from engine.kpis import Filters
+from engine.store import DENIALS
+from workflows.escalation import EscalationRules
+
+d = DENIALS.c
 
 #: States where the practice still has work to do (not waiting on the payer, not done).
 WORKABLE = ("received", "classified", "assigned", "worked", "escalated")
@@ -174,11 +178,7 @@ def _stuck_reasons(r: Any, today: date, rules: EscalationRules) -> tuple[str, ..
     return tuple(reasons)
 
 
-def stuck(conn: Connection, today: date, rules: EscalationRules, team: str | None = None) -> list[StuckItem]:
-    """Denials that will not move without someone acting, each with why, by dollar value:
-    escalated, over the touch limit, past their follow-up date, without an owner, or with a
-    payer deadline inside the lead time."""
-    d = DENIALS.c
+def _stuck_where(today: date, rules: EscalationRules, filters: Filters) -> list[Any]:
     near = today + timedelta(days=rules.deadline_lead_days)
     condition = or_(
         d.state == "escalated",
@@ -189,20 +189,30 @@ def stuck(conn: Connection, today: date, rules: EscalationRules, team: str | Non
         d.appeal_deadline <= near,
         d.retro_auth_deadline <= near,
     )
+    return [d.state.in_(_STALLABLE), condition, *filters.where()]
+
+
+def stuck(conn: Connection, today: date, rules: EscalationRules, filters: Filters | None = None,
+          limit: int | None = None) -> list[StuckItem]:  # fmt: skip
+    """Denials that will not move without someone acting, each with why, by dollar value:
+    escalated, over the touch limit, past their follow-up date, without an owner, or with a
+    payer deadline inside the lead time."""
     query = (
         select(d.id, d.payer_id, d.team, d.owner, d.state, d.denied_cents, d.touches, d.received_at,
                d.next_action_date, d.filing_deadline, d.appeal_deadline, d.retro_auth_deadline, d.outcome)
-        .where(d.state.in_(_STALLABLE), condition)
+        .where(*_stuck_where(today, rules, filters or Filters()))
         .order_by(d.denied_cents.desc(), d.id)
+        .limit(limit)
     )  # fmt: skip
-    if team is not None:
-        query = query.where(d.team == team)
-    items = []
-    for r in conn.execute(query):
-        reasons = _stuck_reasons(r, today, rules)
-        if reasons:
-            items.append(StuckItem(r.id, r.payer_id, r.team, r.owner, r.state, r.denied_cents, reasons))
-    return items
+    return [StuckItem(r.id, r.payer_id, r.team, r.owner, r.state, r.denied_cents, _stuck_reasons(r, today, rules))
+            for r in conn.execute(query)]  # fmt: skip
+
+
+def stuck_totals(conn: Connection, today: date, rules: EscalationRules, filters: Filters) -> dict[str, Any]:
+    """How many denials are stuck and their dollars (every stuck row has at least one reason)."""
+    n, cents = conn.execute(select(func.count(), func.sum(d.denied_cents))
+                            .where(*_stuck_where(today, rules, filters))).one()  # fmt: skip
+    return {"count": n, "dollars": round((cents or 0) / 100, 2)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,85 +251,30 @@ def queue(conn: Connection, team: str) -> list[QueueItem]:
     return [QueueItem(**r._mapping) for r in conn.execute(query)]
 
 
-def _week_bounds(week_start: date) -> tuple[datetime, datetime]:
-    start = datetime(week_start.year, week_start.month, week_start.day, tzinfo=UTC)
-    return start, start + timedelta(days=7)
-
-
-def _money(rows: Any) -> list[dict[str, Any]]:
-    return [{"key": k or "-", "count": n, "dollars": round((c or 0) / 100, 2)} for k, n, c in rows]
-
-
-def weekly_report(conn: Connection, week_start: date, weeks: int = 4) -> dict[str, Any]:
+def weekly_report(conn: Connection, week_start: date, weeks: int = 4, filters: Filters | None = None) -> dict[str, Any]:
     """DOMAIN.md's weekly numbers for the week starting ``week_start``, with the trend over
     the ``weeks`` before it: new denials by payer, category, owner and site; the top five
     reasons week over week; time to first touch and to close; touches per resolution; aging
-    buckets; appeal overturn rate; write-offs by reason; share preventable; never touched."""
-    d, a = DENIALS.c, AUDIT.c
-    start, end = _week_bounds(week_start)
-    in_week = and_(d.received_at >= start, d.received_at < end)
-
-    def by(column: Any) -> list[dict[str, Any]]:
-        rows = conn.execute(select(column, func.count(), func.sum(d.denied_cents)).where(in_week)
-                            .group_by(column).order_by(func.sum(d.denied_cents).desc()))  # fmt: skip
-        return _money(rows)
-
-    trend = []
-    for back in range(weeks, -1, -1):
-        s, e = _week_bounds(week_start - timedelta(days=7 * back))
-        n, cents = conn.execute(select(func.count(), func.sum(d.denied_cents))
-                                .where(d.received_at >= s, d.received_at < e)).one()  # fmt: skip
-        trend.append({"week": s.date().isoformat(), "count": n, "dollars": round((cents or 0) / 100, 2)})
-
-    def top_reasons(s: datetime, e: datetime) -> list[dict[str, Any]]:
-        reason = func.coalesce(d.primary_group, "") + literal("-") + func.coalesce(d.primary_reason, "")
-        rows = conn.execute(select(reason, func.count()).where(d.received_at >= s, d.received_at < e)
-                            .group_by(reason).order_by(func.count().desc(), reason).limit(5))  # fmt: skip
-        return [{"reason": r, "count": n} for r, n in rows]
-
-    first_touch = (
-        select(a.denial_id, func.min(a.occurred_at).label("at")).where(a.trigger == "touch").group_by(a.denial_id)
-    ).subquery()
-    touched = conn.execute(select(d.received_at, first_touch.c.at).join(first_touch, first_touch.c.denial_id == d.id)
-                           .where(in_week)).all()  # fmt: skip
-    closed = conn.execute(select(d.received_at, d.closed_at, d.touches, d.root_cause)
-                          .where(d.closed_at >= start, d.closed_at < end)).all()  # fmt: skip
-    week_steps = conn.execute(select(a.trigger, a.from_state, a.payload)
-                              .where(a.occurred_at >= start, a.occurred_at < end,
-                                     a.trigger.in_(("resolve", "uphold", "write_off")))).all()  # fmt: skip
-    appeal_answers = [t for t, f, _ in week_steps if f == "appealed"]
-    write_offs: dict[str, float] = {}
-    for trigger, _, payload in week_steps:
-        if trigger == "write_off":
-            kind = payload.get("adjustment_type", "-")
-            write_offs[kind] = write_offs.get(kind, 0) + float(payload.get("amount", 0))
-    open_rows = conn.execute(select(d.received_at, d.denied_cents, d.touches)
-                             .where(d.state.not_in(("closed", "resolved", "written_off")))).all()  # fmt: skip
-    buckets: dict[str, list[float]] = {name: [0, 0.0] for _, name in BUCKETS}
-    for received, cents, _ in open_rows:
-        bucket = buckets[aging_bucket(as_utc(received).date(), end.date())]
-        bucket[0] += 1
-        bucket[1] += cents / 100
-    preventable = [c.root_cause.get("preventable") for c in closed if c.root_cause]
+    buckets at the week's end; appeal overturn rate; write-offs by reason; share
+    preventable; open denials never touched."""
+    filters = filters or Filters()
+    week = kpis.Scope(week_start, week_start + timedelta(days=7), filters)
+    before = kpis.Scope(week_start - timedelta(days=7), week_start, filters)
+    history = kpis.Scope(week_start - timedelta(days=7 * weeks), week.end, filters)
+    flow, answers = kpis.flow(conn, week), kpis.payer_answers(conn, week)
     return {
-        "week": start.date().isoformat(),
-        "new": {"by_payer": by(d.payer_id), "by_category": by(d.category), "by_owner": by(d.owner),
-                "by_site": by(d.site)},
-        "trend": trend,
-        "top_reasons": {"this_week": top_reasons(start, end),
-                        "last_week": top_reasons(start - timedelta(days=7), start)},
-        "days_to_first_touch": _avg_days((as_utc(r), as_utc(t)) for r, t in touched),
-        "days_to_close": _avg_days((as_utc(c.received_at), as_utc(c.closed_at)) for c in closed),
-        "touches_per_resolution": round(sum(c.touches for c in closed) / len(closed), 2) if closed else None,
-        "aging": [{"bucket": k, "count": v[0], "dollars": round(v[1], 2)} for k, v in buckets.items()],
-        "appeal_overturn_rate": round(appeal_answers.count("resolve") / len(appeal_answers), 3)
-        if appeal_answers else None,
-        "write_offs_by_reason": [{"reason": k, "dollars": round(v, 2)} for k, v in sorted(write_offs.items())],
-        "share_preventable": round(sum(1 for p in preventable if p) / len(preventable), 3) if preventable else None,
-        "never_touched": sum(1 for _, _, touches in open_rows if touches == 0),
+        "week": week_start.isoformat(),
+        "new": {"by_payer": kpis.new_by(conn, week, d.payer_id), "by_category": kpis.new_by(conn, week, d.category),
+                "by_owner": kpis.new_by(conn, week, d.owner), "by_site": kpis.new_by(conn, week, d.site)},
+        "trend": kpis.trend(conn, history),
+        "top_reasons": {"this_week": kpis.top_reasons(conn, week), "last_week": kpis.top_reasons(conn, before)},
+        "days_to_first_touch": flow["days_to_first_touch"],
+        "days_to_close": flow["days_to_close"],
+        "touches_per_resolution": flow["touches_per_resolution"],
+        "aging": kpis.aging(conn, filters, week.end),
+        "appeal_overturn_rate": answers["appeal_overturn_rate"],
+        "write_offs_by_reason": [{"reason": w["reason"], "dollars": w["dollars"]}
+                                 for w in answers["write_offs_by_reason"]],
+        "share_preventable": flow["share_preventable"],
+        "never_touched": kpis.never_touched(conn, filters),
     }  # fmt: skip
-
-
-def _avg_days(pairs: Any) -> float | None:
-    spans = [(b - a).total_seconds() / 86_400 for a, b in pairs]
-    return round(sum(spans) / len(spans), 2) if spans else None

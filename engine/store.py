@@ -40,13 +40,13 @@ WORKLOAD = OwnerWorkload.__table__
 REVIEWS = ReviewItem.__table__
 TIMERS = Timer.__table__
 
-_DATETIMES = ("received_at", "last_touch_at", "closed_at", "updated_at")
+_DATETIMES = ("received_at", "last_touch_at", "first_touch_at", "closed_at", "updated_at")
 #: What can change after receipt. Everything else is written once, on insert; updating
 #: only these keeps the per-batch UPDATE small (`tests/unit/test_store_columns.py` checks
 #: that no handler changes anything else).
-MUTABLE = ("state", "team", "owner", "touches", "next_action_date", "last_touch_at", "resolution", "outcome",
-           "root_cause", "closed_at", "updated_at", "version", "audit_seq", "audit_head", "filing_deadline",
-           "appeal_deadline", "retro_auth_deadline")  # fmt: skip
+MUTABLE = ("state", "team", "owner", "touches", "next_action_date", "last_touch_at", "first_touch_at", "resolution",
+           "outcome", "root_cause", "closed_at", "updated_at", "version", "audit_seq", "audit_head",
+           "filing_deadline", "appeal_deadline", "retro_auth_deadline")  # fmt: skip
 #: What the workflow reads of a stored denial, and the change feed repeats.
 WORKING = ("id", *MUTABLE, "category", "priority", "payer_id", "denied_cents", "received_at")
 _INSERT_OUTBOX = insert(OUTBOX).returning(OUTBOX.c.id)

@@ -202,6 +202,7 @@ def _receive(event: Any, policy: Policy, context: Context) -> tuple[SimpleNamesp
         received_at=event.occurred_at,
         next_action_date=None,
         last_touch_at=None,
+        first_touch_at=None,
         resolution=None,
         outcome={},
         root_cause=None,
@@ -249,6 +250,7 @@ def _touched(event: Any, d: SimpleNamespace, policy: Policy) -> str | None:
     d.touches += 1
     d.next_action_date = event.data.next_action_date
     d.last_touch_at = event.occurred_at
+    d.first_touch_at = d.first_touch_at or event.occurred_at
     return event.data.action
 
 

@@ -24,6 +24,7 @@ from engine.db import make_engine
 from engine.errors import NotFound, Rejected
 from engine.events import Role, parse
 from engine.kafka import make_producer
+from engine.kpis import Filters
 from engine.render import denial_json
 from engine.replay import replay
 from engine.web.auth import Principal, allow
@@ -73,7 +74,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     def get_stuck(request: Request, _: Reader, team: str | None = None) -> list[Any]:
         """Denials that will not move without someone acting, with why, by dollars."""
         with request.app.state.engine.connect() as conn:
-            return [i.as_dict() for i in queries.stuck(conn, today(request), request.app.state.rules, team)]
+            items = queries.stuck(conn, today(request), request.app.state.rules, Filters(team=team))
+        return [i.as_dict() for i in items]
 
     @app.get("/api/queue/{team}")
     def get_queue(team: str, request: Request, _: Reader) -> list[Any]:

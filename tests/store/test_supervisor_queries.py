@@ -6,6 +6,7 @@ from datetime import date
 from sqlalchemy import Engine
 
 from engine import queries
+from engine.kpis import Filters
 from tests.factories import LEAD, event_doc, received_doc, received_id
 from tests.store.batches import commit, inbound
 from workflows.escalation import EscalationRules
@@ -32,7 +33,7 @@ def test_the_stuck_list_names_why_and_orders_by_dollars(engine: Engine) -> None:
     commit(engine, inbound(events))
     with engine.connect() as conn:
         items = queries.stuck(conn, TODAY, RULES)
-        billing_only = queries.stuck(conn, TODAY, RULES, team="billing")
+        billing_only = queries.stuck(conn, TODAY, RULES, Filters(team="billing"))
     got = {i.id: i.reasons for i in items}
     assert got == {
         ids["touched3"]: ("escalated: touch_limit", "over the touch limit: 3 touches"),
