@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, literal, select
 
 from engine.clock import as_utc
 from engine.models import AuditEntry, Denial
@@ -58,21 +58,38 @@ class Break:
         return f"{where}: {self.problem}"
 
 
-def _entries(conn: Connection) -> Iterator[Mapping[str, Any]]:
+def _entries(conn: Connection, denials: Select[Any] | None) -> Iterator[Mapping[str, Any]]:
     table = AuditEntry.__table__
     stmt = select(table).order_by(table.c.denial_id, table.c.seq).execution_options(yield_per=5000)
+    if denials is not None:
+        stmt = stmt.where(table.c.denial_id.in_(denials))
     for row in conn.execute(stmt):
         yield row._mapping
 
 
-def _heads(conn: Connection) -> dict[str, tuple[int, str | None]]:
+def _heads(conn: Connection, denials: Select[Any] | None) -> dict[str, tuple[int, str | None]]:
     t = Denial.__table__
-    return {r.id: (r.audit_seq, r.audit_head) for r in conn.execute(select(t.c.id, t.c.audit_seq, t.c.audit_head))}
+    stmt = select(t.c.id, t.c.audit_seq, t.c.audit_head)
+    if denials is not None:
+        stmt = stmt.where(t.c.id.in_(denials))
+    return {r.id: (r.audit_seq, r.audit_head) for r in conn.execute(stmt)}
 
 
-def verify(conn: Connection) -> tuple[int, Break | None]:
-    """Check every chain; return (entries checked, first break or None)."""
-    heads = _heads(conn)
+def touched_between(start: datetime, end: datetime) -> Select[Any]:
+    """The denials with an audit entry recorded in ``[start, end)``: a chain can only be
+    checked from its first entry, so a date range verifies these denials' whole chains."""
+    a = AuditEntry.__table__.c
+    return select(a.denial_id).where(a.recorded_at >= start, a.recorded_at < end).distinct()
+
+
+def only(denial_id: str) -> Select[Any]:
+    return select(literal(denial_id))
+
+
+def verify(conn: Connection, denials: Select[Any] | None = None) -> tuple[int, Break | None]:
+    """Check every chain (or those of ``denials``, a query of denial ids); return
+    (entries checked, first break or None)."""
+    heads = _heads(conn, denials)
     checked = 0
     current: str | None = None
     expected_seq, prev_hash = 1, None
@@ -91,7 +108,7 @@ def verify(conn: Connection) -> tuple[int, Break | None]:
             )
         return None
 
-    for entry in _entries(conn):
+    for entry in _entries(conn, denials):
         if entry["denial_id"] != current:
             if current is not None and (brk := close_chain(current)):
                 return checked, brk

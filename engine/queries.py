@@ -278,3 +278,26 @@ def weekly_report(conn: Connection, week_start: date, weeks: int = 4, filters: F
         "share_preventable": flow["share_preventable"],
         "never_touched": kpis.never_touched(conn, filters),
     }  # fmt: skip
+
+
+def dashboard(conn: Connection, scope: kpis.Scope, today: date, rules: EscalationRules, stuck_shown: int = 25
+              ) -> dict[str, Any]:  # fmt: skip
+    """Everything the supervisors' dashboard shows. Open work (by owner, stuck, aging, never
+    touched) is as of ``today`` under the scope's filters; flow (trend, reasons, speed, payer
+    answers, write-offs, preventable) is over the scope's date range."""
+    f = scope.filters
+    return {
+        "scope": {"start": scope.start.isoformat(), "end": scope.end.isoformat(), "payer": f.payer, "team": f.team,
+                  "category": f.category, "site": f.site, "today": today.isoformat()},
+        "open": kpis.open_totals(conn, f) | {"never_touched": kpis.never_touched(conn, f)},
+        "open_by_owner": kpis.open_by_owner(conn, f),
+        "stuck": stuck_totals(conn, today, rules, f)
+        | {"items": [i.as_dict() for i in stuck(conn, today, rules, f, stuck_shown)]},
+        "aging": kpis.aging(conn, f, today),
+        "trend": {"by_category": kpis.trend(conn, scope, d.category), "by_payer": kpis.trend(conn, scope, d.payer_id)},
+        "reasons": kpis.recurring_reasons(conn, scope),
+        "flow": kpis.flow(conn, scope),
+        "payer_answers": kpis.payer_answers(conn, scope),
+        "new_by_category": kpis.new_by(conn, scope, d.category),
+    }  # fmt: skip
+

@@ -38,7 +38,9 @@ def _age(denial: SimpleNamespace, today: date) -> tuple[int, str]:
     return (today - received).days, aging_bucket(received, today)
 
 
-def denial_json(denial: SimpleNamespace, entries: list[dict[str, Any]], today: date) -> dict[str, Any]:
+def denial_json(denial: SimpleNamespace, entries: list[dict[str, Any]], today: date, phi: bool = False
+                ) -> dict[str, Any]:  # fmt: skip
+    """The denial and its timeline; the patient masked unless ``phi`` (a role that works the claim)."""
     age, bucket = _age(denial, today)
     return {
         **{k: _plain(getattr(denial, k)) for k in SHOWN},
@@ -46,7 +48,7 @@ def denial_json(denial: SimpleNamespace, entries: list[dict[str, Any]], today: d
         "aging_bucket": bucket,
         "escalation": (denial.outcome or {}).get("escalation"),
         "flags": sorted((denial.outcome or {}).get("flags", {})),
-        "patient": masked_patient(denial.patient),
+        "patient": denial.patient if phi else masked_patient(denial.patient),
         "history": [
             {"transition_id": transition_id(e["denial_id"], e["seq"])}
             | {k: _plain(e[k]) for k in ("seq", "event_id", "trigger", "from_state", "to_state",

@@ -6,38 +6,41 @@ events: the API never writes denial state; the caller polls `/api/events/{id}` f
 the engine's outcome.
 """
 
-import uuid
-from datetime import date, datetime
-from typing import Annotated, Any
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import quote
 
-import orjson
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import PlainTextResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import select
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import queries, store
-from engine.audit import verify
+from engine.audit import touched_between, verify
 from engine.clock import Clock, clock_from
 from engine.config import Settings
 from engine.db import make_engine
-from engine.errors import NotFound, Rejected
-from engine.events import Role, parse
-from engine.kafka import make_producer
-from engine.kpis import Filters
+from engine.errors import Rejected
+from engine.kpis import Filters, midnight
 from engine.render import denial_json
 from engine.replay import replay
-from engine.web.auth import Principal, allow
+from engine.web.common import (
+    SEES_PHI,
+    Actor,
+    Admin,
+    Reader,
+    Supervisor,
+    event_outcome,
+    evidence_pack,
+    publish_action,
+    stored,
+    today,
+)
 from engine.web.metrics import exposition
+from engine.web.pages import router, scope_from_query, templates
 from workflows.escalation import EscalationRules
 from workflows.payers import PayerPolicies
-
-#: Who may call what (admin always may): everyone reads, leads and auditors see the
-#: supervisor views, staff and leads act, only admins scrape metrics.
-Reader = Annotated[Principal, Depends(allow(Role.STAFF, Role.LEAD, Role.AUDITOR))]
-Supervisor = Annotated[Principal, Depends(allow(Role.LEAD, Role.AUDITOR))]
-Actor = Annotated[Principal, Depends(allow(Role.STAFF, Role.LEAD))]
-Admin = Annotated[Principal, Depends(allow())]
 
 
 class Action(BaseModel):
@@ -47,6 +50,15 @@ class Action(BaseModel):
     data: dict[str, Any] = {}
 
 
+async def _refused(request: Request, exc: StarletteHTTPException) -> Response:
+    """API clients get JSON; a browser on a page is sent to log in (401) or shown why (403)."""
+    if request.url.path.startswith(("/api/", "/metrics")) or exc.status_code not in (401, 403):
+        return await http_exception_handler(request, exc)
+    if exc.status_code == 401:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    return templates.TemplateResponse(request, "refused.html", {"detail": exc.detail}, status_code=403)
+
+
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app = FastAPI(title="denialflow", version="1", summary="Denial management: queues, escalations, audit.")
     app.state.settings = settings
@@ -54,21 +66,21 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.state.clock = clock or clock_from(settings.now)
     app.state.rules = EscalationRules.load(settings.escalation_file)
     app.state.producer = None
-
-    def today(request: Request) -> date:
-        return request.app.state.clock().date()
-
-    def stored(conn: Any, denial_id: str) -> Any:
-        try:
-            return store.get_denial(conn, denial_id)
-        except NotFound:
-            raise HTTPException(404, f"no denial {denial_id}") from None
+    app.add_exception_handler(StarletteHTTPException, _refused)  # type: ignore[arg-type]
+    app.include_router(router)
 
     @app.get("/api/denials/{denial_id}")
-    def get_denial(denial_id: str, request: Request, _: Reader) -> dict[str, Any]:
-        """One denial with its history; patient data masked."""
+    def get_denial(denial_id: str, request: Request, who: Reader) -> dict[str, Any]:
+        """One denial with its history; the patient masked for auditors and admins."""
         with request.app.state.engine.connect() as conn:
-            return denial_json(stored(conn, denial_id), store.history(conn, denial_id), today(request))
+            denial = stored(conn, denial_id)
+            return denial_json(denial, store.history(conn, denial_id), today(request), phi=who.role in SEES_PHI)
+
+    @app.get("/api/dashboard")
+    def get_dashboard(request: Request, _: Reader) -> dict[str, Any]:
+        """The dashboard's numbers. Query: payer, team, category, site, start, end (YYYY-MM-DD)."""
+        with request.app.state.engine.connect() as conn:
+            return queries.dashboard(conn, scope_from_query(request), today(request), request.app.state.rules)
 
     @app.get("/api/stuck")
     def get_stuck(request: Request, _: Reader, team: str | None = None) -> list[Any]:
@@ -106,10 +118,17 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             return queries.weekly_report(conn, start, weeks)
 
     @app.get("/api/audit/verify")
-    def get_verify(request: Request, _: Supervisor) -> dict[str, Any]:
-        """Check every denial's hash chain."""
+    def get_verify(request: Request, _: Supervisor, start: date | None = None, end: date | None = None
+                   ) -> dict[str, Any]:  # fmt: skip
+        """Check the hash chains: every denial's, or (``start``..``end``, inclusive) the chains of
+        the denials with entries recorded in that range."""
+        denials = None
+        if start or end:
+            if not (start and end):
+                raise HTTPException(422, "give both start and end, or neither")
+            denials = touched_between(midnight(start), midnight(end + timedelta(days=1)))
         with request.app.state.engine.connect() as conn:
-            checked, broken = verify(conn)
+            checked, broken = verify(conn, denials)
         return {"entries": checked, "intact": broken is None, "broken": str(broken) if broken else None}
 
     @app.get("/api/denials/{denial_id}/replay")
@@ -119,32 +138,26 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             report = replay(stored(conn, denial_id), store.history(conn, denial_id))
         return {"denial_id": denial_id, "ok": report.ok, "steps": report.lines, "mismatches": report.mismatches}
 
+    @app.get("/api/denials/{denial_id}/evidence")
+    def get_evidence(denial_id: str, request: Request, who: Supervisor) -> dict[str, Any]:
+        """The closure evidence pack (printable at /audit/denials/{id}/evidence)."""
+        with request.app.state.engine.connect() as conn:
+            return evidence_pack(conn, denial_id, who, request.app.state.clock())
+
     @app.post("/api/denials/{denial_id}/events", status_code=202)
     def post_event(denial_id: str, action: Action, request: Request, who: Actor) -> dict[str, Any]:
         """Send an event about this denial as the caller; the engine applies (or refuses) it."""
-        doc = {"event_id": f"web-{uuid.uuid4().hex}", "type": action.type, "denial_id": denial_id,
-               "occurred_at": request.app.state.clock().isoformat(), "actor": who.name, "role": who.role.value,
-               "data": action.data}  # fmt: skip
         try:
-            event = parse(doc)
+            event_id = publish_action(request, denial_id, action.type, action.data, who)
         except Rejected as exc:
             raise HTTPException(422, exc.as_dict()) from None
-        app_state = request.app.state
-        if app_state.producer is None:
-            app_state.producer = make_producer(app_state.settings)
-        topic = app_state.settings.events_topic
-        app_state.producer.send(topic, key=event.key.encode(), value=orjson.dumps(doc)).get(timeout=10)
-        return {"event_id": doc["event_id"], "status": "published", "check": f"/api/events/{doc['event_id']}"}
+        return {"event_id": event_id, "status": "published", "check": f"/api/events/{event_id}"}
 
     @app.get("/api/events/{event_id}")
     def get_event(event_id: str, request: Request, _: Reader) -> dict[str, Any]:
         """What the engine did with an event: pending, applied, or the rejection code."""
         with request.app.state.engine.connect() as conn:
-            row = conn.execute(select(store.PROCESSED).where(store.PROCESSED.c.event_id == event_id)).first()
-        if row is None:
-            return {"event_id": event_id, "outcome": "pending"}
-        processed: datetime = row.processed_at
-        return {"event_id": event_id, "outcome": row.outcome, "processed_at": processed.isoformat()}
+            return event_outcome(conn, event_id)
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def get_metrics(request: Request, _: Admin) -> str:

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import structlog
 from fastapi import Depends, HTTPException, Request
@@ -20,6 +20,9 @@ from engine.events import Role
 from engine.models import ApiToken
 
 TOKENS = ApiToken.__table__
+#: The browser's login cookie: the token itself, HttpOnly and SameSite=Strict (a form on
+#: another site cannot send it, which is the pages' CSRF protection).
+COOKIE = "denialflow_token"
 log = structlog.get_logger("denialflow.web")
 
 
@@ -55,17 +58,29 @@ def list_tokens(engine: Engine) -> list[tuple[str, str, datetime, datetime | Non
         return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
-def authenticate(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        _refuse(request, 401, "missing bearer token: send 'Authorization: Bearer <token>'", None)
-    with request.app.state.engine.connect() as conn:
+def _presented(request: Request) -> str | None:
+    """The token from the Authorization header (API clients) or the login cookie (browsers)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return token
+    return request.cookies.get(COOKIE) or None
+
+
+def principal_for(engine: Engine, token: str) -> Principal | None:
+    with engine.connect() as conn:
         live = (TOKENS.c.token_hash == _hash(token), TOKENS.c.revoked_at.is_(None))
         row = conn.execute(select(TOKENS.c.name, TOKENS.c.role).where(*live)).first()
-    if row is None:
+    return None if row is None else Principal(row.name, Role(row.role))
+
+
+def authenticate(request: Request) -> Principal:
+    token = _presented(request)
+    if token is None:
+        _refuse(request, 401, "missing bearer token: send 'Authorization: Bearer <token>' or log in", None)
+    principal = principal_for(request.app.state.engine, token)
+    if principal is None:
         _refuse(request, 401, "unknown or revoked token", None)
-    return Principal(row.name, Role(row.role))  # type: ignore[union-attr]
+    return principal
 
 
 def allow(*roles: Role) -> Callable[..., Principal]:
@@ -81,6 +96,6 @@ def allow(*roles: Role) -> Callable[..., Principal]:
     return check
 
 
-def _refuse(request: Request, status: int, detail: str, who: str | None) -> None:
+def _refuse(request: Request, status: int, detail: str, who: str | None) -> NoReturn:
     log.warning("web.refused", status=status, path=request.url.path, method=request.method, caller=who, detail=detail)
     raise HTTPException(status, detail, headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
