@@ -300,4 +300,3 @@ def dashboard(conn: Connection, scope: kpis.Scope, today: date, rules: Escalatio
         "payer_answers": kpis.payer_answers(conn, scope),
         "new_by_category": kpis.new_by(conn, scope, d.category),
     }  # fmt: skip
-
