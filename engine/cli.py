@@ -54,10 +54,14 @@ def run(
     database_url: DbOpt = None,
     fresh: Annotated[bool, typer.Option(help="delete the SQLite file first")] = False,
     now: Annotated[str | None, typer.Option(help="the engine's clock, e.g. 2026-10-01T09:00:00+00:00")] = None,
+    serve: Annotated[bool, typer.Option(help="after the summary, keep the engine and the web app running")] = True,
+    host: Annotated[str, typer.Option(help="web app address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="web app port")] = 8000,
 ) -> None:
-    """Main job on embedded defaults: bundled broker, SQLite file, demo feed, 835, timers, worker, summary."""
+    """Main job on embedded defaults: bundled broker, SQLite file, demo feed, 835, timers, worker, summary;
+    then the dashboard and the engine keep running until Ctrl-C (--no-serve stops after the summary)."""
     s = settings(database_url, log_level="WARNING", now=now)
-    raise typer.Exit(run_embedded(s, denials=denials, fresh=fresh))
+    raise typer.Exit(run_embedded(s, denials=denials, fresh=fresh, serve=(host, port) if serve else None))
 
 
 @app.command()

@@ -91,7 +91,8 @@ def _receipt(n: int, sc: Scenario, rng: random.Random, at: datetime) -> dict[str
     return _envelope(f"rcv-{n}", "denial.received", at, "clearinghouse", "system", data)
 
 
-def _follow_up(step: str, i: int, n: int, denial_id: str, owner: str, sc: Scenario, at: datetime) -> dict[str, Any]:
+def _follow_up(step: str, i: int, n: int, denial_id: str, owner: str, sc: Scenario, at: datetime, denied: str
+               ) -> dict[str, Any]:  # fmt: skip
     eid, nxt = f"evt-{n}-{i}", (at + timedelta(days=5)).date().isoformat()
     kw = {"denial_id": denial_id}
     # routing balances open work, so who owns a denial is known only once it is applied:
@@ -108,7 +109,7 @@ def _follow_up(step: str, i: int, n: int, denial_id: str, owner: str, sc: Scenar
             data = {"outcome": step, "payment_trace": f"TRN-{n}", "icn": f"ICN{n:010d}", "decision_reference": f"D-{n}"}
             return _envelope(eid, "denial.payer_responded", at, "clearinghouse", "system", data, **kw)
         case "write_off":
-            data = {"adjustment_type": "administrative", "amount": "0.00", "reason": "payer upheld; not collectible"}
+            data = {"adjustment_type": "administrative", "amount": denied, "reason": "payer upheld; not collectible"}
             return _envelope(eid, "denial.written_off", at, LEAD, "lead", data, **kw)
         case "escalate":
             data = {"rule": "touch_limit", "detail": {"touches": 2}}
@@ -150,7 +151,8 @@ def demo_events(
         path = ("touch",) * (extra_touches if routed else 0) + sc.path
         for i, step in enumerate(path):
             at += timedelta(days=2, hours=i)
-            yield _follow_up(step, i, n, denial_id, REASSIGNED_TO if "reassign" in path[:i] else LEAD, sc, at)
+            owner = REASSIGNED_TO if "reassign" in path[:i] else LEAD
+            yield _follow_up(step, i, n, denial_id, owner, sc, at, d["adjustments"][0]["amount"])
 
 
 def poison_messages() -> list[bytes]:

@@ -10,6 +10,7 @@ happened.
 """
 
 import json
+import signal
 import tempfile
 import threading
 from collections import Counter
@@ -28,15 +29,19 @@ from engine.broker import BundledBroker
 from engine.clock import Clock, clock_from
 from engine.config import Settings
 from engine.db import make_engine, upgrade
-from engine.demo import DEMO_START, demo_events, poison_messages
+from engine.demo import DEMO_START, LEAD, demo_events, poison_messages
 from engine.demo_remit import DEMO_AUTHORIZATION, demo_remittance
-from engine.events import partition_key
+from engine.events import Role, partition_key
 from engine.ingest import ingest_file
 from engine.kafka import ensure_topics, make_producer
 from engine.outbox import build_relay
 from engine.render import dollars
 from engine.timers import build_timer_service
+from engine.web.auth import replace_token
 from engine.worker import Committed
+
+#: Who the demo lets you log in as: the billing lead who works the demo, and an auditor.
+DEMO_LOGINS = ((LEAD, Role.LEAD), ("avery.auditor", Role.AUDITOR))
 
 
 def _topic_size(bootstrap: str, topic: str) -> int:
@@ -83,7 +88,43 @@ def _fire_due_timers(s: Settings, clock: Clock) -> int:
         service.engine.dispose()
 
 
-def run_embedded(settings: Settings, denials: int, fresh: bool) -> int:
+def _serve(s: Settings, clock: Clock, host: str, port: int) -> None:
+    """Keep the engine running behind the web app until Ctrl-C: the worker applies what the
+    pages send, the relay publishes the change feed, the timer service fires what falls due."""
+    import uvicorn
+
+    from engine.web.app import create_app
+
+    engine = make_engine(s.database_url)
+    tokens = {name: replace_token(engine, name, role, clock()) for name, role in DEMO_LOGINS}
+    engine.dispose()
+    worker, relay, timers = build_worker(s), build_relay(s), build_timer_service(s, clock)
+    threads = [threading.Thread(target=worker.run, name="worker"), threading.Thread(target=relay.run, name="relay"),
+               threading.Thread(target=timers.run, name="timers")]  # fmt: skip
+    for t in threads:
+        t.start()
+    server = uvicorn.Server(uvicorn.Config(create_app(s, clock), host=host, port=port, log_level="warning"))
+    print(f"\ndashboard: http://{host}:{port}/   (API docs: /docs)")
+    for (name, role), token in zip(DEMO_LOGINS, tokens.values(), strict=True):
+        print(f"  log in as {name} ({role.value}) with token {token}")
+    print("the worker, relay and timer service keep running; Ctrl-C stops everything", flush=True)
+    # uvicorn handles Ctrl-C/SIGTERM while it runs, then re-raises the signal to the handler
+    # it found: make that a no-op so the shutdown below runs instead of a traceback or a kill
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    try:
+        server.run()
+    finally:
+        worker.stop()
+        relay.stop()
+        timers.stop()
+        for t in threads:
+            t.join()
+        timers.producer.close()
+        relay.producer.close()
+
+
+def run_embedded(settings: Settings, denials: int, fresh: bool, serve: tuple[str, int] | None = None) -> int:
     url = make_url(settings.database_url)
     if fresh and url.get_backend_name() == "sqlite" and url.database:
         for suffix in ("", "-wal", "-shm"):
@@ -143,7 +184,10 @@ def run_embedded(settings: Settings, denials: int, fresh: bool) -> int:
         print(f"timers due at {clock():%Y-%m-%d %H:%M} UTC: {expected[2]} fired -> {applied or 'none applied'}")
         print(f"topics: {s.transitions_topic} {_topic_size(broker.bootstrap, s.transitions_topic)} messages, "
               f"{s.dlq_topic} {_topic_size(broker.bootstrap, s.dlq_topic)} messages")  # fmt: skip
-    return _summary(s.database_url)
+        status = _summary(s.database_url)
+        if serve and status == 0:
+            _serve(s, clock, *serve)
+    return status
 
 
 def _summary(database_url: str) -> int:

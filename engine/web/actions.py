@@ -73,10 +73,14 @@ ACTIONS: tuple[Action, ...] = (
     Action("denial.reopened", ("reopen",), "Reopen", True, (Field("reason", "Reason", required=True),)),
 )  # fmt: skip
 BY_SLUG = {a.slug: a for a in ACTIONS}
+#: Auditors read; they never act (the API refuses them too).
+ACTING_ROLES = ("staff", "lead", "admin")
 
 
 def available(state: str, role: str) -> list[Action]:
     """The actions the workflow allows from ``state`` that ``role`` may send."""
+    if role not in ACTING_ROLES:
+        return []
     legal = set(MACHINE.get_triggers(state))
     may_lead = role in ("lead", "admin")
     return [a for a in ACTIONS if legal & set(a.triggers) and (may_lead or not a.lead_only)]

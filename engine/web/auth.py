@@ -14,7 +14,7 @@ from typing import Annotated, NoReturn
 
 import structlog
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 
 from engine.events import Role
 from engine.models import ApiToken
@@ -42,6 +42,13 @@ def create_token(engine: Engine, name: str, role: Role, now: datetime) -> str:
     with engine.begin() as conn:
         conn.execute(insert(TOKENS).values(name=name, role=role.value, token_hash=_hash(token), created_at=now))
     return token
+
+
+def replace_token(engine: Engine, name: str, role: Role, now: datetime) -> str:
+    """A fresh token for ``name``, dropping any earlier one (the embedded demo's logins)."""
+    with engine.begin() as conn:
+        conn.execute(delete(TOKENS).where(TOKENS.c.name == name))
+    return create_token(engine, name, role, now)
 
 
 def revoke_token(engine: Engine, name: str, now: datetime) -> bool:

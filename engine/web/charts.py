@@ -15,6 +15,9 @@ _LAYOUT: dict[str, Any] = {"margin": {"l": 48, "r": 16, "t": 36, "b": 40}, "heig
 
 def _figure(traces: list[Any], title: str, **layout: Any) -> dict[str, Any]:
     fig = go.Figure(traces, layout={**_LAYOUT, "title": {"text": title}, **layout})
+    if not any(len(t.x or ()) for t in traces):
+        note = {"text": "nothing in this range", "showarrow": False, "font": {"size": 14}}
+        fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, annotations=[note])
     return fig.to_plotly_json()
 
 
@@ -24,7 +27,7 @@ def aging(buckets: list[dict[str, Any]]) -> dict[str, Any]:
         [go.Bar(x=names, y=[b["dollars"] for b in buckets], name="dollars",
                 text=[f"{b['count']} open" for b in buckets],
                 hovertemplate="%{x} days: $%{y:,.2f} (%{text})<extra></extra>")],
-        "Open denials by age (dollars; count on the bar)", yaxis={"tickprefix": "$"},
+        "Open by age in days ($, count on bars)", yaxis={"tickprefix": "$"},
     )  # fmt: skip
 
 

@@ -49,7 +49,8 @@ templates.env.filters["money"] = lambda v: "-" if v is None else f"${v:,.2f}"
 log = structlog.get_logger("denialflow.web")
 router = APIRouter(include_in_schema=False)
 PLOTLY_JS = Path(str(importlib.resources.files("plotly") / "package_data" / "plotly.min.js"))
-DEFAULT_WEEKS = 8
+#: The default range: a quarter (DOMAIN.md's quarterly view), its weeks as the trend's bars.
+DEFAULT_WEEKS = 13
 
 
 def _day(value: str | None, field: str) -> date | None:
@@ -63,7 +64,7 @@ def _day(value: str | None, field: str) -> date | None:
 
 def scope_from_query(request: Request) -> Scope:
     """Filters and date range from the query string; blank means all, the range defaults to
-    the last eight weeks (from a Monday) up to and including today."""
+    the last thirteen weeks (from a Monday) up to and including today."""
     q = request.query_params
     now = today(request)
     end = _day(q.get("end"), "end") or now

@@ -9,7 +9,7 @@ NOW = "2026-10-01T09:00:00+00:00"  # the engine's clock: a month after the demo 
 
 
 def _run(db: Path) -> str:
-    done = subprocess.run([sys.executable, "-m", "engine.cli", "run", "--denials", "24", "--database-url",
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "run", "--no-serve", "--denials", "24", "--database-url",
                            f"sqlite:///{db}", "--now", NOW], capture_output=True, text=True, timeout=240)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
