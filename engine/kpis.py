@@ -58,12 +58,13 @@ class Scope:
         return [self.start + timedelta(days=7 * i) for i in range(max(1, -(-(self.end - self.start).days // 7)))]
 
 
-def _dollars(cents: Any) -> float:
-    return round((cents or 0) / 100, 2)
+def dollars(cents: Any) -> float:
+    """Cents (PostgreSQL sums them as numeric) as dollars."""
+    return round(float(cents or 0) / 100, 2)
 
 
 def _money(rows: Any) -> list[dict[str, Any]]:
-    return [{"key": k or "-", "count": n, "dollars": _dollars(c)} for k, n, c in rows]
+    return [{"key": k or "-", "count": n, "dollars": dollars(c)} for k, n, c in rows]
 
 
 def _days(seconds: Any) -> float | None:
@@ -99,8 +100,8 @@ def trend(conn: Connection, scope: Scope, column: Any | None = None) -> list[dic
     if column is None:
         found = {r[0]: r for r in rows}
         return [{"week": s.isoformat(), "count": found[i][1] if i in found else 0,
-                 "dollars": _dollars(found[i][2] if i in found else 0)} for i, s in enumerate(starts)]  # fmt: skip
-    return [{"week": starts[w].isoformat(), "key": k or "-", "count": n, "dollars": _dollars(c)} for w, k, n, c in rows]
+                 "dollars": dollars(found[i][2] if i in found else 0)} for i, s in enumerate(starts)]  # fmt: skip
+    return [{"week": starts[w].isoformat(), "key": k or "-", "count": n, "dollars": dollars(c)} for w, k, n, c in rows]
 
 
 def _reason() -> Any:
@@ -147,7 +148,7 @@ def flow(conn: Connection, scope: Scope) -> dict[str, Any]:
         "days_to_first_touch": _days(first),
         "days_to_close": _days(to_close),
         "closed": n,
-        "touches_per_resolution": round(touches / n, 2) if n else None,
+        "touches_per_resolution": round(float(touches) / n, 2) if n else None,
         "share_preventable": round(preventable_n / with_cause, 3) if with_cause else None,
     }
 
@@ -167,7 +168,7 @@ def payer_answers(conn: Connection, scope: Scope) -> dict[str, Any]:
                               .where(a.trigger == "write_off", *scope.happened(a.occurred_at))
                               .group_by(kind).order_by(amount.desc(), kind))  # fmt: skip
     answered = sum(answers.values())
-    by_reason = [{"reason": k or "-", "count": n, "dollars": round(v or 0, 2)} for k, n, v in write_offs]
+    by_reason = [{"reason": k or "-", "count": n, "dollars": round(float(v or 0), 2)} for k, n, v in write_offs]
     return {
         "appeal_overturn_rate": round(answers.get("resolve", 0) / answered, 3) if answered else None,
         "appeals_answered": answered,
@@ -186,7 +187,7 @@ def aging(conn: Connection, filters: Filters, today: date) -> list[dict[str, Any
                     for start, name in oldest_first if start), else_=BUCKETS[0][1])  # fmt: skip
     found = {b: (n, c) for b, n, c in conn.execute(
         select(bucket, func.count(), func.sum(d.denied_cents)).where(*_open(filters)).group_by(bucket))}  # fmt: skip
-    return [{"bucket": name, "count": found.get(name, (0, 0))[0], "dollars": _dollars(found.get(name, (0, 0))[1])}
+    return [{"bucket": name, "count": found.get(name, (0, 0))[0], "dollars": dollars(found.get(name, (0, 0))[1])}
             for _, name in BUCKETS]  # fmt: skip
 
 
@@ -195,7 +196,7 @@ def open_by_owner(conn: Connection, filters: Filters) -> list[dict[str, Any]]:
     total = func.sum(d.denied_cents)
     rows = conn.execute(select(d.team, d.owner, func.count(), total).where(*_open(filters))
                         .group_by(d.team, d.owner).order_by(total.desc(), d.team, d.owner))  # fmt: skip
-    return [{"team": t or "-", "owner": o or "(no owner)", "count": n, "dollars": _dollars(c)} for t, o, n, c in rows]
+    return [{"team": t or "-", "owner": o or "(no owner)", "count": n, "dollars": dollars(c)} for t, o, n, c in rows]
 
 
 def never_touched(conn: Connection, filters: Filters) -> int:
@@ -205,7 +206,7 @@ def never_touched(conn: Connection, filters: Filters) -> int:
 def open_totals(conn: Connection, filters: Filters) -> dict[str, Any]:
     n, cents = conn.execute(select(func.count(), func.sum(d.denied_cents)).where(*_open(filters))).one()
     escalated = conn.scalar(select(func.count()).where(d.state == "escalated", *filters.where())) or 0
-    return {"count": n, "dollars": _dollars(cents), "escalated": escalated}
+    return {"count": n, "dollars": dollars(cents), "escalated": escalated}
 
 
 def week_of(day: date) -> date:

@@ -212,7 +212,7 @@ def stuck_totals(conn: Connection, today: date, rules: EscalationRules, filters:
     """How many denials are stuck and their dollars (every stuck row has at least one reason)."""
     n, cents = conn.execute(select(func.count(), func.sum(d.denied_cents))
                             .where(*_stuck_where(today, rules, filters))).one()  # fmt: skip
-    return {"count": n, "dollars": round((cents or 0) / 100, 2)}
+    return {"count": n, "dollars": kpis.dollars(cents)}
 
 
 @dataclass(frozen=True, slots=True)

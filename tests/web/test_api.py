@@ -1,11 +1,15 @@
 """The web API on both databases: every endpoint for every role (allowed and refused), and an
 action that travels through Kafka and the worker before the API reports it applied."""
 
+import hashlib
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
+from engine import store
 from engine.config import Settings
 from engine.db import make_engine
 from engine.events import Role
@@ -30,6 +34,9 @@ ENDPOINTS = [
     ("GET", "/api/audit/verify", SUPERVISE),
     ("GET", f"/api/denials/{DENIAL}/replay", SUPERVISE),
     ("GET", "/api/events/nothing-yet", READ),
+    ("GET", "/api/dashboard?payer=AETNA&start=2026-09-01&end=2026-10-31", READ),
+    ("GET", f"/api/denials/{DENIAL}/evidence", SUPERVISE),
+    ("GET", "/api/audit/verify?start=2026-09-01&end=2026-12-31", SUPERVISE),
     ("GET", "/metrics", {Role.ADMIN}),
 ]
 
@@ -87,3 +94,26 @@ def test_metrics_in_prometheus_format(api: Any) -> None:
     assert 'denialflow_transitions{trigger="classify"} 1.0' in text
     assert 'denialflow_events_applied{type="denial.received"} 1.0' in text
     assert "denialflow_open_escalations 0.0" in text and "denialflow_timer_backlog" in text
+
+
+def test_the_evidence_pack_proves_itself_and_shows_a_tampered_chain(api: Any, settings: Settings) -> None:
+    client, headers = api
+    pack = client.get(f"/api/denials/{DENIAL}/evidence", headers=headers[Role.AUDITOR]).json()
+    body = {k: v for k, v in pack.items() if k != "pack_sha256"}
+    assert pack["pack_sha256"] == hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    assert pack["chain"] == {"entries": 3, "intact": True, "broken": None} and pack["replay"]["ok"]
+    assert pack["denial"]["patient"]["name"].startswith("***")  # an auditor sees the patient masked
+    assert [c["code"] for c in pack["codes"]] == ["CO-4"] and "modifier" in pack["codes"][0]["description"]
+    engine = make_engine(settings.database_url)
+    with engine.begin() as conn:
+        conn.execute(update(store.AUDIT).where(store.AUDIT.c.denial_id == DENIAL, store.AUDIT.c.seq == 2)
+                     .values(reason="edited later"))  # fmt: skip
+    engine.dispose()
+    tampered = client.get(f"/api/denials/{DENIAL}/evidence", headers=headers[Role.AUDITOR]).json()
+    assert not tampered["chain"]["intact"] and "seq 2" in tampered["chain"]["broken"]
+    ranged = client.get("/api/audit/verify?start=2026-01-01&end=2026-12-31", headers=headers[Role.AUDITOR]).json()
+    assert not ranged["intact"]
+    empty = client.get("/api/audit/verify?start=2020-01-01&end=2020-01-31", headers=headers[Role.AUDITOR]).json()
+    assert empty == {"entries": 0, "intact": True, "broken": None}  # no entries recorded then
+    half = client.get("/api/audit/verify?start=2026-01-01", headers=headers[Role.AUDITOR])
+    assert half.status_code == 422 and "both start and end" in half.text
