@@ -13,10 +13,13 @@ from sqlalchemy import Connection, Float, case, cast, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine.store import AUDIT, DENIALS
+from workflows.denial import State
 from workflows.escalation import BUCKETS
 
-#: States in which a denial is finished; everything else is open work.
+#: States in which a denial is finished; everything else is open work (named, not negated,
+#: so the state index serves the open-work queries).
 DONE = ("closed", "resolved", "written_off")
+OPEN = tuple(s.value for s in State if s.value not in DONE)
 d, a = DENIALS.c, AUDIT.c
 
 
@@ -177,7 +180,7 @@ def payer_answers(conn: Connection, scope: Scope) -> dict[str, Any]:
 
 
 def _open(filters: Filters) -> list[ColumnElement[bool]]:
-    return [d.state.not_in(DONE), *filters.where()]
+    return [d.state.in_(OPEN), *filters.where()]
 
 
 def aging(conn: Connection, filters: Filters, today: date) -> list[dict[str, Any]]:

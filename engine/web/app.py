@@ -10,9 +10,12 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import structlog
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -42,6 +45,8 @@ from engine.web.pages import router, scope_from_query, templates
 from workflows.escalation import EscalationRules
 from workflows.payers import PayerPolicies
 
+log = structlog.get_logger("denialflow.web")
+
 
 class Action(BaseModel):
     """An event to send about one denial: its type and data, as in the event schema."""
@@ -66,6 +71,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.state.clock = clock or clock_from(settings.now)
     app.state.rules = EscalationRules.load(settings.escalation_file)
     app.state.producer = None
+    app.state.admin = None
     app.add_exception_handler(StarletteHTTPException, _refused)  # type: ignore[arg-type]
     app.include_router(router)
 
@@ -162,6 +168,15 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     @app.get("/metrics", response_class=PlainTextResponse)
     def get_metrics(request: Request, _: Admin) -> str:
         """Prometheus text format (admin token)."""
-        return exposition(request.app.state.engine, request.app.state.clock())
+        state = request.app.state
+        if state.admin is None:
+            try:
+                state.admin = KafkaAdminClient(bootstrap_servers=state.settings.bootstrap_servers.split(","),
+                                               request_timeout_ms=5000)  # fmt: skip
+            except KafkaError as exc:
+                log.warning("metrics.kafka_unreachable", error=str(exc))
+        groups = {state.settings.group_id: state.settings.events_topic,
+                  state.settings.remits_group_id: state.settings.remits_topic}  # fmt: skip
+        return exposition(state.engine, state.clock(), state.admin, groups)
 
     return app

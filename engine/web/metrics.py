@@ -1,20 +1,46 @@
 """`/metrics` in Prometheus text format, read from the store when scraped.
 
 The store is the truth every process shares (workers, timer service, relay), so the
-figures are counted there rather than in one process's memory.
+figures are counted there rather than in one process's memory; consumer lag comes from
+the broker.
 """
 
 from datetime import datetime
 
+import structlog
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import Engine, func, select
 
 from engine import store
+from engine.lag import consumer_lag
 from engine.timers import PENDING
 
+log = structlog.get_logger("denialflow.web")
 
-def exposition(engine: Engine, now: datetime) -> str:
+
+def _lag(registry: CollectorRegistry, admin: KafkaAdminClient | None, groups: dict[str, str]) -> None:
+    """Per group and partition; ``denialflow_kafka_up`` 0 when the broker did not answer."""
+    up = Gauge("denialflow_kafka_up", "whether the broker answered the lag queries", registry=registry)
+    lag = Gauge("denialflow_consumer_lag", "messages not yet committed by the group", ["group", "topic", "partition"],
+                registry=registry)  # fmt: skip
+    if admin is None:
+        return
+    try:
+        for group, topic in groups.items():
+            for partition, behind in consumer_lag(admin, group, topic).items():
+                lag.labels(group, topic, str(partition)).set(behind)
+        up.set(1)
+    except KafkaError as exc:
+        log.warning("metrics.lag_failed", error=str(exc))
+
+
+def exposition(engine: Engine, now: datetime, admin: KafkaAdminClient | None = None,
+               groups: dict[str, str] | None = None) -> str:  # fmt: skip
+    """The store's figures, and each consumer group's lag (``groups``: group -> topic)."""
     registry = CollectorRegistry()
+    _lag(registry, admin, groups or {})
     applied = Gauge("denialflow_events_applied", "events applied, by type", ["type"], registry=registry)
     outcomes = Gauge("denialflow_events_processed", "events processed, by outcome", ["outcome"], registry=registry)
     transitions = Gauge("denialflow_transitions", "transitions, by trigger", ["trigger"], registry=registry)

@@ -2,6 +2,7 @@
 action that travels through Kafka and the worker before the API reports it applied."""
 
 import hashlib
+import re
 from typing import Any
 
 import orjson
@@ -15,8 +16,8 @@ from engine.db import make_engine
 from engine.events import Role
 from engine.web.app import create_app
 from engine.web.auth import create_token
-from tests.factories import T0, received_doc, received_id
-from tests.helpers import run_worker
+from tests.factories import LEAD, T0, event_doc, received_doc, received_id
+from tests.helpers import publish, run_worker
 from tests.store.batches import commit, inbound
 
 DOC = received_doc(501, adjustments=[("CO", "4", "350.00")])
@@ -117,3 +118,22 @@ def test_the_evidence_pack_proves_itself_and_shows_a_tampered_chain(api: Any, se
     assert empty == {"entries": 0, "intact": True, "broken": None}  # no entries recorded then
     half = client.get("/api/audit/verify?start=2026-01-01", headers=headers[Role.AUDITOR])
     assert half.status_code == 422 and "both start and end" in half.text
+
+
+def _lag(text: str, group: str) -> int:
+    return sum(
+        int(float(v)) for v in re.findall(rf'denialflow_consumer_lag{{group="{re.escape(group)}"[^}}]*}} (\S+)', text)
+    )
+
+
+def test_metrics_report_consumer_lag_from_the_broker(api: Any, settings: Settings) -> None:
+    client, headers = api
+    touch = {"note": "called", "next_action_date": "2026-12-01"}
+    for n in range(3):  # one batch per message: the bundled broker's log end is exact only then
+        publish(settings, [event_doc("denial.touched", DENIAL, LEAD, touch, day=n + 1)])
+    before = client.get("/metrics", headers=headers[Role.ADMIN]).text
+    assert "denialflow_kafka_up 1.0" in before
+    assert _lag(before, settings.group_id) == 3
+    run_worker(settings, 3)
+    after = client.get("/metrics", headers=headers[Role.ADMIN]).text
+    assert _lag(after, settings.group_id) == 0
