@@ -126,20 +126,14 @@ def measurements(rules: EscalationRules) -> dict[str, Callable[[Any], Any]]:
     f = scope.filters
     by_payer = Scope(scope.start, scope.end, Filters(payer="UHC"))
     by_team = Scope(scope.start, scope.end, Filters(team="coding"))
-    d = store.DENIALS.c
     return {
-        "stuck: top 25 + totals": lambda c: (queries.stuck(c, TODAY, rules, f, 25),
-                                             queries.stuck_totals(c, TODAY, rules, f)),
-        "stuck: API first page (100)": lambda c: queries.stuck(c, TODAY, rules, f, 100),
-        "open totals + never touched": lambda c: (kpis.open_totals(c, f), kpis.never_touched(c, f)),
-        "open by team and owner": lambda c: kpis.open_by_owner(c, f),
-        "aging buckets": lambda c: kpis.aging(c, f, TODAY),
-        "weekly trend by category": lambda c: kpis.trend(c, scope, d.category),
-        "weekly trend by payer": lambda c: kpis.trend(c, scope, d.payer_id),
-        "top reasons week over week": lambda c: kpis.recurring_reasons(c, scope),
-        "flow (first touch, close, preventable)": lambda c: kpis.flow(c, scope),
+        "stuck list: top 25": lambda c: queries.stuck(c, TODAY, rules, f, 25),
+        "stuck list: API first page (100)": lambda c: queries.stuck(c, TODAY, rules, f, 100),
+        "open work (totals, owners, aging, stuck count)": lambda c: kpis.open_work(c, f, TODAY, rules),
+        "received in range (trend, reasons, first touch)": lambda c: kpis.received(c, scope, "category", "payer",
+                                                                                   "reason"),
+        "closed in range (close time, preventable)": lambda c: kpis.closed(c, scope),
         "payer answers (overturn, write-offs)": lambda c: kpis.payer_answers(c, scope),
-        "new by category": lambda c: kpis.new_by(c, scope, d.category),
         "whole dashboard": lambda c: queries.dashboard(c, scope, TODAY, rules),
         "whole dashboard, payer=UHC": lambda c: queries.dashboard(c, by_payer, TODAY, rules),
         "whole dashboard, team=coding": lambda c: queries.dashboard(c, by_team, TODAY, rules),
@@ -161,8 +155,8 @@ def main() -> None:
         engine = make_engine(url)
         loaded, audit_rows = fill(engine, args.rows)
         with engine.connect() as conn:
-            open_now = kpis.open_totals(conn, Filters())["count"]
-            stuck_now = queries.stuck_totals(conn, TODAY, rules, Filters())["count"]
+            now_open = kpis.open_work(conn, Filters(), TODAY, rules)
+        open_now, stuck_now = now_open["totals"]["count"], now_open["stuck"]["count"]
         print(json.dumps({"db": kind, "denials": args.rows, "audit_rows": audit_rows, "open": open_now,
                           "stuck": stuck_now, "load_s": round(loaded, 1)}), flush=True)  # fmt: skip
         for name, query in measurements(rules).items():

@@ -13,7 +13,7 @@ from consumers.clearinghouse_remits import run as run_remits
 from consumers.denial_events import run as run_worker
 from engine import store
 from engine.audit import verify
-from engine.cli_common import DbOpt, KafkaOpt, settings
+from engine.cli_common import DbOpt, HostOpt, KafkaOpt, PortOpt, settings
 from engine.cli_intake import auth_app, codes_app, ingest
 from engine.cli_queries import escalations, queue, report_app, reviews, stuck, triage
 from engine.clock import clock_from
@@ -55,13 +55,13 @@ def run(
     fresh: Annotated[bool, typer.Option(help="delete the SQLite file first")] = False,
     now: Annotated[str | None, typer.Option(help="the engine's clock, e.g. 2026-10-01T09:00:00+00:00")] = None,
     serve: Annotated[bool, typer.Option(help="after the summary, keep the engine and the web app running")] = True,
-    host: Annotated[str, typer.Option(help="web app address")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="web app port")] = 8000,
+    host: HostOpt = None,
+    port: PortOpt = None,
 ) -> None:
     """Main job on embedded defaults: bundled broker, SQLite file, demo feed, 835, timers, worker, summary;
     then the dashboard and the engine keep running until Ctrl-C (--no-serve stops after the summary)."""
-    s = settings(database_url, log_level="WARNING", now=now)
-    raise typer.Exit(run_embedded(s, denials=denials, fresh=fresh, serve=(host, port) if serve else None))
+    s = settings(database_url, log_level="WARNING", now=now, web_host=host, web_port=port)
+    raise typer.Exit(run_embedded(s, denials=denials, fresh=fresh, serve=serve))
 
 
 @app.command()
@@ -145,18 +145,16 @@ def tokens_revoke(name: str, database_url: DbOpt = None) -> None:
 
 
 @app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port")] = 8000,
-    database_url: DbOpt = None,
-    bootstrap_servers: KafkaOpt = None,
-) -> None:
-    """The web API (OpenAPI at /docs); every request needs a token (`denialflow tokens create`)."""
+def serve(host: HostOpt = None, port: PortOpt = None, database_url: DbOpt = None, bootstrap_servers: KafkaOpt = None
+          ) -> None:  # fmt: skip
+    """The web app: dashboard, denial pages, audit, JSON API (OpenAPI at /docs); every request needs a
+    token (`denialflow tokens create`)."""
     import uvicorn
 
     from engine.web.app import create_app
 
-    uvicorn.run(create_app(settings(database_url, bootstrap_servers)), host=host, port=port, log_level="warning")
+    s = settings(database_url, bootstrap_servers, web_host=host, web_port=port)
+    uvicorn.run(create_app(s), host=s.web_host, port=s.web_port, log_level="warning")
 
 
 @app.command()

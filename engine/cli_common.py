@@ -11,6 +11,8 @@ from engine.logs import configure
 
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="overrides DENIALFLOW_DATABASE_URL")]
 KafkaOpt = Annotated[str | None, typer.Option("--bootstrap-servers", help="overrides DENIALFLOW_BOOTSTRAP_SERVERS")]
+HostOpt = Annotated[str | None, typer.Option("--host", help="web app address; overrides DENIALFLOW_WEB_HOST")]
+PortOpt = Annotated[int | None, typer.Option("--port", help="web app port; overrides DENIALFLOW_WEB_PORT")]
 
 
 def settings(database_url: str | None = None, bootstrap_servers: str | None = None, **more: Any) -> Settings:

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     now: AwareDatetime | None = Field(None, description="start the engine's clock here (ISO 8601 with offset)")
     timer_interval_ms: int = Field(1000, ge=10, description="how often the timer service looks for due timers")
     timer_batch: int = Field(1000, ge=1, le=50_000, description="timers fired per publish-and-mark transaction")
+    web_host: str = Field("127.0.0.1", description="address the web app listens on (0.0.0.0 in a container)")
+    web_port: int = Field(8000, ge=1, le=65535, description="port the web app listens on")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 

@@ -88,7 +88,7 @@ def _fire_due_timers(s: Settings, clock: Clock) -> int:
         service.engine.dispose()
 
 
-def _serve(s: Settings, clock: Clock, host: str, port: int) -> None:
+def _serve(s: Settings, clock: Clock) -> None:
     """Keep the engine running behind the web app until Ctrl-C: the worker applies what the
     pages send, the relay publishes the change feed, the timer service fires what falls due."""
     import uvicorn
@@ -103,8 +103,9 @@ def _serve(s: Settings, clock: Clock, host: str, port: int) -> None:
                threading.Thread(target=timers.run, name="timers")]  # fmt: skip
     for t in threads:
         t.start()
-    server = uvicorn.Server(uvicorn.Config(create_app(s, clock), host=host, port=port, log_level="warning"))
-    print(f"\ndashboard: http://{host}:{port}/   (API docs: /docs)")
+    config = uvicorn.Config(create_app(s, clock), host=s.web_host, port=s.web_port, log_level="warning")
+    server = uvicorn.Server(config)
+    print(f"\ndashboard: http://{s.web_host}:{s.web_port}/   (API docs: /docs)")
     for (name, role), token in zip(DEMO_LOGINS, tokens.values(), strict=True):
         print(f"  log in as {name} ({role.value}) with token {token}")
     print("the worker, relay and timer service keep running; Ctrl-C stops everything", flush=True)
@@ -124,7 +125,7 @@ def _serve(s: Settings, clock: Clock, host: str, port: int) -> None:
         relay.producer.close()
 
 
-def run_embedded(settings: Settings, denials: int, fresh: bool, serve: tuple[str, int] | None = None) -> int:
+def run_embedded(settings: Settings, denials: int, fresh: bool, serve: bool = False) -> int:
     url = make_url(settings.database_url)
     if fresh and url.get_backend_name() == "sqlite" and url.database:
         for suffix in ("", "-wal", "-shm"):
@@ -186,7 +187,7 @@ def run_embedded(settings: Settings, denials: int, fresh: bool, serve: tuple[str
               f"{s.dlq_topic} {_topic_size(broker.bootstrap, s.dlq_topic)} messages")  # fmt: skip
         status = _summary(s.database_url)
         if serve and status == 0:
-            _serve(s, clock, *serve)
+            _serve(s, clock)
     return status
 
 

@@ -1,30 +1,57 @@
 """The numbers leaders look at (DOMAIN.md "What leaders look at"), over a scope.
 
-One set of definitions serves the weekly report (CLI, API) and the dashboard. Each is
-one aggregate query run by the database, so a page answers in milliseconds with a
-million denials in the store instead of pulling rows into Python.
+One set of definitions serves the weekly report (CLI, API) and the dashboard. The
+figures come from three passes, each an aggregate the database runs over a covering
+index: open work now (`open_work`), denials received in the range (`received`), and
+denials closed in it (`closed`), plus the payer answers in the audit log
+(`payer_answers`). With a million denials in the store a dashboard stays a handful of
+index scans (`bench/queries.py`).
 """
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Float, case, cast, func, literal, select
+from sqlalchemy import Connection, Float, and_, case, cast, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine.store import AUDIT, DENIALS
 from workflows.denial import State
-from workflows.escalation import BUCKETS
+from workflows.escalation import BUCKETS, EscalationRules
 
 #: States in which a denial is finished; everything else is open work (named, not negated,
-#: so the state index serves the open-work queries).
+#: so the open-work index serves the queries).
 DONE = ("closed", "resolved", "written_off")
 OPEN = tuple(s.value for s in State if s.value not in DONE)
+#: Open states in which nothing moves unless someone acts (not waiting on the payer).
+WORKABLE = ("received", "classified", "assigned", "worked", "escalated")
 d, a = DENIALS.c, AUDIT.c
 
 
 def midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
+
+
+def week_of(day: date) -> date:
+    """The Monday that starts ``day``'s week."""
+    return day - timedelta(days=day.weekday())
+
+
+def dollars(cents: Any) -> float:
+    """Cents (PostgreSQL sums them as numeric) as dollars."""
+    return round(float(cents or 0) / 100, 2)
+
+
+def _days(seconds: Any, n: Any = 1) -> float | None:
+    return None if seconds is None or not n else round(float(seconds) / float(n) / 86_400, 2)
+
+
+def _epoch(column: Any) -> Any:
+    return func.extract("epoch", column)
+
+
+def _count_if(condition: Any) -> Any:
+    return func.sum(case((condition, 1), else_=0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,17 +70,13 @@ class Filters:
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Filters plus a date range ``[start, end)`` on the day each denial was received."""
+    """Filters plus a date range ``[start, end)``."""
 
     start: date
     end: date
     filters: Filters = field(default_factory=Filters)
 
-    def received(self) -> list[ColumnElement[bool]]:
-        return [d.received_at >= midnight(self.start), d.received_at < midnight(self.end), *self.filters.where()]
-
-    def happened(self, column: Any) -> list[ColumnElement[bool]]:
-        """Something (a close, a payer's answer) that happened inside the range."""
+    def between(self, column: Any) -> list[ColumnElement[bool]]:
         return [column >= midnight(self.start), column < midnight(self.end), *self.filters.where()]
 
     def weeks(self) -> list[date]:
@@ -61,114 +84,171 @@ class Scope:
         return [self.start + timedelta(days=7 * i) for i in range(max(1, -(-(self.end - self.start).days // 7)))]
 
 
-def dollars(cents: Any) -> float:
-    """Cents (PostgreSQL sums them as numeric) as dollars."""
-    return round(float(cents or 0) / 100, 2)
+# -- open work, now -------------------------------------------------------------------
 
 
-def _money(rows: Any) -> list[dict[str, Any]]:
-    return [{"key": k or "-", "count": n, "dollars": dollars(c)} for k, n, c in rows]
+def stuck_condition(today: date, rules: EscalationRules) -> ColumnElement[bool]:
+    """Will not move unless someone acts: escalated, over the touch limit, no owner, past
+    its follow-up date, or a payer deadline inside the lead time."""
+    near = today + timedelta(days=rules.deadline_lead_days)
+    return and_(d.state.in_(WORKABLE), or_(
+        d.state == "escalated",
+        d.touches >= rules.touch_limit,
+        d.owner.is_(None),
+        and_(d.next_action_date < today, d.state.in_(("assigned", "worked"))),
+        d.filing_deadline <= near,
+        d.appeal_deadline <= near,
+        d.retro_auth_deadline <= near,
+    ))  # fmt: skip
 
 
-def _days(seconds: Any) -> float | None:
-    return None if seconds is None else round(float(seconds) / 86_400, 2)
+def open_where(filters: Filters) -> list[ColumnElement[bool]]:
+    return [d.state.in_(OPEN), *filters.where()]
 
 
-def _epoch(column: Any) -> Any:
-    return func.extract("epoch", column)
-
-
-def _week_of(scope: Scope) -> Any:
-    """A SQL expression numbering the week (0, 1, ...) a denial was received in."""
-    starts = scope.weeks()
-    return case(*((d.received_at < midnight(s + timedelta(days=7)), i) for i, s in enumerate(starts)),
-                else_=len(starts) - 1)  # fmt: skip
-
-
-def new_by(conn: Connection, scope: Scope, column: Any) -> list[dict[str, Any]]:
-    """Denials received in the scope, count and dollars per value of ``column``, largest first."""
-    total = func.sum(d.denied_cents)
-    rows = conn.execute(select(column, func.count(), total).where(*scope.received())
-                        .group_by(column).order_by(total.desc(), column))  # fmt: skip
-    return _money(rows)
-
-
-def trend(conn: Connection, scope: Scope, column: Any | None = None) -> list[dict[str, Any]]:
-    """Denials received per week of the scope (split by ``column`` when given)."""
-    week = _week_of(scope).label("week")
-    keys = [week] if column is None else [week, column]
-    rows = conn.execute(select(*keys, func.count(), func.sum(d.denied_cents)).where(*scope.received())
-                        .group_by(*keys).order_by(*keys))  # fmt: skip
-    starts = scope.weeks()
-    if column is None:
-        found = {r[0]: r for r in rows}
-        return [{"week": s.isoformat(), "count": found[i][1] if i in found else 0,
-                 "dollars": dollars(found[i][2] if i in found else 0)} for i, s in enumerate(starts)]  # fmt: skip
-    return [{"week": starts[w].isoformat(), "key": k or "-", "count": n, "dollars": dollars(c)} for w, k, n, c in rows]
-
-
-def _reason() -> Any:
-    return func.coalesce(d.primary_group, "") + literal("-") + func.coalesce(d.primary_reason, "")
-
-
-def top_reasons(conn: Connection, scope: Scope, limit: int = 5) -> list[dict[str, Any]]:
-    reason = _reason()
-    rows = conn.execute(select(reason, func.count()).where(*scope.received())
-                        .group_by(reason).order_by(func.count().desc(), reason).limit(limit))  # fmt: skip
-    return [{"reason": r, "count": n} for r, n in rows]
-
-
-def recurring_reasons(conn: Connection, scope: Scope, limit: int = 5) -> dict[str, Any]:
-    """The top reasons of each week in the scope, and which of them made every week's list:
-    the same reasons week after week mean the fix is upstream."""
-    week, reason = _week_of(scope).label("week"), _reason().label("reason")
-    rows = conn.execute(select(week, reason, func.count()).where(*scope.received()).group_by(week, reason))
-    per_week: dict[int, list[tuple[int, str]]] = {}
-    for w, r, n in rows:
-        per_week.setdefault(w, []).append((-n, r))
-    weeks = []
-    for i, start in enumerate(scope.weeks()):
-        ranked = sorted(per_week.get(i, []))[:limit]
-        weeks.append({"week": start.isoformat(), "reasons": [{"reason": r, "count": -n} for n, r in ranked]})
-    listed = [{r["reason"] for r in w["reasons"]} for w in weeks if w["reasons"]]
-    recurring = sorted(set.intersection(*listed)) if len(listed) > 1 else []
-    return {"weeks": weeks, "recurring": recurring}
-
-
-def flow(conn: Connection, scope: Scope) -> dict[str, Any]:
-    """Speed and closure: days from receipt to first touch (denials received in the scope),
-    days to close, touches per resolution and share preventable (denials closed in it)."""
-    first = conn.scalar(select(func.avg(_epoch(d.first_touch_at) - _epoch(d.received_at)))
-                        .where(*scope.received(), d.first_touch_at.is_not(None)))  # fmt: skip
-    preventable = d.root_cause["preventable"].as_boolean()
-    closed = conn.execute(
-        select(func.count(), func.avg(_epoch(d.closed_at) - _epoch(d.received_at)), func.sum(d.touches),
-               func.count(preventable), func.sum(case((preventable, 1), else_=0)))
-        .where(*scope.happened(d.closed_at))
-    ).one()  # fmt: skip
-    n, to_close, touches, with_cause, preventable_n = closed
+def open_work(conn: Connection, filters: Filters, today: date, rules: EscalationRules) -> dict[str, Any]:
+    """Open denials now, from one pass: totals, per team and owner, per aging bucket
+    (days since receipt), never touched, escalated, and how many are stuck."""
+    bucket = case(*((d.received_at < midnight(today - timedelta(days=start - 1)), name)
+                    for start, name in reversed(BUCKETS) if start), else_=BUCKETS[0][1])  # fmt: skip
+    stuck = stuck_condition(today, rules)
+    rows = conn.execute(
+        select(d.team, d.owner, bucket, func.count(), func.sum(d.denied_cents), _count_if(d.touches == 0),
+               _count_if(d.state == "escalated"), _count_if(stuck), func.sum(case((stuck, d.denied_cents), else_=0)))
+        .where(*open_where(filters)).group_by(d.team, d.owner, bucket)
+    ).all()  # fmt: skip
+    owners: dict[tuple[str, str], list[Any]] = {}
+    aging = {name: [0, 0] for _, name in BUCKETS}
+    totals = [0, 0, 0, 0, 0, 0]  # count, cents, never touched, escalated, stuck, stuck cents
+    for team, owner, name, n, cents, untouched, escalated, stuck_n, stuck_cents in rows:
+        key = (team or "-", owner or "(no owner)")
+        owners.setdefault(key, [0, 0])
+        owners[key][0] += n
+        owners[key][1] += cents
+        aging[name][0] += n
+        aging[name][1] += cents
+        for i, v in enumerate((n, cents, untouched, escalated, stuck_n, stuck_cents)):
+            totals[i] += v
+    ranked = sorted(owners.items(), key=lambda kv: (-kv[1][1], kv[0]))
     return {
-        "days_to_first_touch": _days(first),
-        "days_to_close": _days(to_close),
+        "totals": {"count": totals[0], "dollars": dollars(totals[1]), "never_touched": totals[2],
+                   "escalated": totals[3]},
+        "stuck": {"count": totals[4], "dollars": dollars(totals[5])},
+        "by_owner": [{"team": t, "owner": o, "count": n, "dollars": dollars(c)} for (t, o), (n, c) in ranked],
+        "aging": [{"bucket": name, "count": aging[name][0], "dollars": dollars(aging[name][1])} for _, name in BUCKETS],
+    }  # fmt: skip
+
+
+# -- denials received in the range ----------------------------------------------------
+
+REASON = (func.coalesce(d.primary_group, "") + literal("-") + func.coalesce(d.primary_reason, "")).label("reason")
+KEYS = {"payer": d.payer_id, "category": d.category, "owner": d.owner, "site": d.site, "reason": REASON}
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """Denials received in a scope, summed per week and per the keys asked for: every
+    "new denials" figure is read from this one pass."""
+
+    weeks: list[date]
+    keys: tuple[str, ...]
+    rows: list[tuple[Any, ...]]  # week index, *key values, count, cents, first-touch seconds, touched
+
+    def _col(self, key: str) -> int:
+        return 1 + self.keys.index(key)
+
+    def by(self, key: str) -> list[dict[str, Any]]:
+        """Count and dollars per value of ``key``, most dollars first."""
+        sums: dict[str, list[int]] = {}
+        for r in self.rows:
+            s = sums.setdefault(r[self._col(key)] or "-", [0, 0])
+            s[0] += r[-4]
+            s[1] += r[-3]
+        ranked = sorted(sums.items(), key=lambda kv: (-kv[1][1], kv[0]))
+        return [{"key": k, "count": n, "dollars": dollars(c)} for k, (n, c) in ranked]
+
+    def trend(self, key: str | None = None) -> list[dict[str, Any]]:
+        """Per week (and per value of ``key``): count and dollars; every week when no key."""
+        sums: dict[tuple[int, str], list[int]] = {}
+        for r in self.rows:
+            s = sums.setdefault((r[0], r[self._col(key)] or "-" if key else ""), [0, 0])
+            s[0] += r[-4]
+            s[1] += r[-3]
+        if key is None:
+            return [{"week": w.isoformat(), "count": sums.get((i, ""), [0, 0])[0],
+                     "dollars": dollars(sums.get((i, ""), [0, 0])[1])} for i, w in enumerate(self.weeks)]  # fmt: skip
+        return [{"week": self.weeks[w].isoformat(), "key": k, "count": n, "dollars": dollars(c)}
+                for (w, k), (n, c) in sorted(sums.items())]  # fmt: skip
+
+    def top_reasons(self, limit: int = 5) -> list[dict[str, Any]]:
+        return [{"reason": r["key"], "count": r["count"]} for r in
+                sorted(self.by("reason"), key=lambda r: (-r["count"], r["key"]))[:limit]]  # fmt: skip
+
+    def recurring_reasons(self, limit: int = 5) -> dict[str, Any]:
+        """Each week's top reasons, and which made every week's list (among weeks with
+        denials): the same reasons week after week mean the fix is upstream."""
+        per_week: dict[int, dict[str, int]] = {}
+        for r in self.rows:
+            week = per_week.setdefault(r[0], {})
+            week[r[self._col("reason")]] = week.get(r[self._col("reason")], 0) + r[-4]
+        weeks = []
+        for i, start in enumerate(self.weeks):
+            ranked = sorted(per_week.get(i, {}).items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+            weeks.append({"week": start.isoformat(), "reasons": [{"reason": k, "count": n} for k, n in ranked]})
+        listed = [{r["reason"] for r in w["reasons"]} for w in weeks if w["reasons"]]
+        return {"weeks": weeks, "recurring": sorted(set.intersection(*listed)) if len(listed) > 1 else []}
+
+    def days_to_first_touch(self) -> float | None:
+        return _days(sum(r[-2] or 0 for r in self.rows), sum(r[-1] for r in self.rows))
+
+
+def received(conn: Connection, scope: Scope, *keys: str) -> Received:
+    weeks = scope.weeks()
+    week = case(*((d.received_at < midnight(s + timedelta(days=7)), i) for i, s in enumerate(weeks)),
+                else_=len(weeks) - 1).label("week")  # fmt: skip
+    columns = [KEYS[k] for k in keys]
+    touched = d.first_touch_at.is_not(None)
+    rows = conn.execute(
+        select(week, *columns, func.count(), func.sum(d.denied_cents),
+               func.sum(case((touched, _epoch(d.first_touch_at) - _epoch(d.received_at)))), _count_if(touched))
+        .where(*scope.between(d.received_at)).group_by(week, *columns)
+    ).all()  # fmt: skip
+    return Received(weeks, keys, [tuple(r) for r in rows])
+
+
+# -- denials closed in the range, payer answers -----------------------------------------
+
+
+def closed(conn: Connection, scope: Scope) -> dict[str, Any]:
+    """Denials closed in the scope: days from receipt to close, touches per resolution,
+    share preventable (of those closed with a root cause)."""
+    verdict = d.root_cause["preventable"].as_boolean()
+    n, seconds, touches, with_cause, preventable = conn.execute(
+        select(func.count(), func.sum(_epoch(d.closed_at) - _epoch(d.received_at)), func.sum(d.touches),
+               func.count(verdict), _count_if(verdict))
+        .where(*scope.between(d.closed_at))
+    ).one()  # fmt: skip
+    return {
+        "days_to_close": _days(seconds, n),
         "closed": n,
         "touches_per_resolution": round(float(touches) / n, 2) if n else None,
-        "share_preventable": round(preventable_n / with_cause, 3) if with_cause else None,
+        "share_preventable": round(preventable / with_cause, 3) if with_cause else None,
     }
 
 
 def payer_answers(conn: Connection, scope: Scope) -> dict[str, Any]:
     """Appeal overturn rate (payer answers to appeals in the scope) and write-offs by
-    adjustment type (approved in the scope)."""
-    joined = AUDIT.join(DENIALS, DENIALS.c.id == a.denial_id)
+    adjustment type (approved in the scope). Joins the denials only to apply filters."""
+    source = AUDIT.join(DENIALS, DENIALS.c.id == a.denial_id) if scope.filters.where() else AUDIT
+    in_range = [a.occurred_at >= midnight(scope.start), a.occurred_at < midnight(scope.end), *scope.filters.where()]
     answers = dict(conn.execute(
-        select(a.trigger, func.count()).select_from(joined)
-        .where(a.trigger.in_(("resolve", "uphold")), a.from_state == "appealed", *scope.happened(a.occurred_at))
-        .group_by(a.trigger)
+        select(a.trigger, func.count()).select_from(source)
+        .where(a.trigger.in_(("resolve", "uphold")), a.from_state == "appealed", *in_range).group_by(a.trigger)
     ).all())  # fmt: skip
     kind = a.payload["adjustment_type"].as_string()
     amount = func.sum(cast(a.payload["amount"].as_string(), Float))
-    write_offs = conn.execute(select(kind, func.count(), amount).select_from(joined)
-                              .where(a.trigger == "write_off", *scope.happened(a.occurred_at))
+    write_offs = conn.execute(select(kind, func.count(), amount).select_from(source)
+                              .where(a.trigger == "write_off", *in_range)
                               .group_by(kind).order_by(amount.desc(), kind))  # fmt: skip
     answered = sum(answers.values())
     by_reason = [{"reason": k or "-", "count": n, "dollars": round(float(v or 0), 2)} for k, n, v in write_offs]
@@ -177,41 +257,3 @@ def payer_answers(conn: Connection, scope: Scope) -> dict[str, Any]:
         "appeals_answered": answered,
         "write_offs_by_reason": by_reason,
     }
-
-
-def _open(filters: Filters) -> list[ColumnElement[bool]]:
-    return [d.state.in_(OPEN), *filters.where()]
-
-
-def aging(conn: Connection, filters: Filters, today: date) -> list[dict[str, Any]]:
-    """Open denials per aging bucket (days since receipt), count and dollars."""
-    oldest_first = list(reversed(BUCKETS))
-    bucket = case(*((d.received_at < midnight(today - timedelta(days=start - 1)), name)
-                    for start, name in oldest_first if start), else_=BUCKETS[0][1])  # fmt: skip
-    found = {b: (n, c) for b, n, c in conn.execute(
-        select(bucket, func.count(), func.sum(d.denied_cents)).where(*_open(filters)).group_by(bucket))}  # fmt: skip
-    return [{"bucket": name, "count": found.get(name, (0, 0))[0], "dollars": dollars(found.get(name, (0, 0))[1])}
-            for _, name in BUCKETS]  # fmt: skip
-
-
-def open_by_owner(conn: Connection, filters: Filters) -> list[dict[str, Any]]:
-    """Open denials per team and owner, most dollars first."""
-    total = func.sum(d.denied_cents)
-    rows = conn.execute(select(d.team, d.owner, func.count(), total).where(*_open(filters))
-                        .group_by(d.team, d.owner).order_by(total.desc(), d.team, d.owner))  # fmt: skip
-    return [{"team": t or "-", "owner": o or "(no owner)", "count": n, "dollars": dollars(c)} for t, o, n, c in rows]
-
-
-def never_touched(conn: Connection, filters: Filters) -> int:
-    return conn.scalar(select(func.count()).where(*_open(filters), d.touches == 0)) or 0
-
-
-def open_totals(conn: Connection, filters: Filters) -> dict[str, Any]:
-    n, cents = conn.execute(select(func.count(), func.sum(d.denied_cents)).where(*_open(filters))).one()
-    escalated = conn.scalar(select(func.count()).where(d.state == "escalated", *filters.where())) or 0
-    return {"count": n, "dollars": dollars(cents), "escalated": escalated}
-
-
-def week_of(day: date) -> date:
-    """The Monday that starts ``day``'s week."""
-    return day - timedelta(days=day.weekday())

@@ -4,18 +4,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, literal, or_, select
+from sqlalchemy import Connection, case, func, literal, or_, select
 
 from engine import kpis
 from engine.clock import as_utc
-from engine.kpis import Filters
+from engine.kpis import WORKABLE, Filters
 from engine.store import DENIALS
 from workflows.escalation import EscalationRules
 
 d = DENIALS.c
 
-#: States where the practice still has work to do (not waiting on the payer, not done).
-WORKABLE = ("received", "classified", "assigned", "worked", "escalated")
 TOP, NEXT = 20, 50
 MIDDLE_LAYER = (25_000, 150_000)  # $250-$1,500, in cents
 WEEKLY_BATCH_BELOW = 10_000  # $100
@@ -155,10 +153,6 @@ class StuckItem:
         return {f: getattr(self, f) for f in self.__slots__} | {"reasons": list(self.reasons)}
 
 
-#: States in which nothing moves unless someone acts (not waiting on the payer, not done).
-_STALLABLE = ("received", "classified", "assigned", "worked", "escalated")
-
-
 def _stuck_reasons(r: Any, today: date, rules: EscalationRules) -> tuple[str, ...]:
     reasons = []
     if r.state == "escalated":
@@ -178,20 +172,6 @@ def _stuck_reasons(r: Any, today: date, rules: EscalationRules) -> tuple[str, ..
     return tuple(reasons)
 
 
-def _stuck_where(today: date, rules: EscalationRules, filters: Filters) -> list[Any]:
-    near = today + timedelta(days=rules.deadline_lead_days)
-    condition = or_(
-        d.state == "escalated",
-        d.touches >= rules.touch_limit,
-        d.owner.is_(None),
-        and_(d.next_action_date < today, d.state.in_(("assigned", "worked"))),
-        d.filing_deadline <= near,
-        d.appeal_deadline <= near,
-        d.retro_auth_deadline <= near,
-    )
-    return [d.state.in_(_STALLABLE), condition, *filters.where()]
-
-
 def stuck(conn: Connection, today: date, rules: EscalationRules, filters: Filters | None = None,
           limit: int | None = None) -> list[StuckItem]:  # fmt: skip
     """Denials that will not move without someone acting, each with why, by dollar value:
@@ -200,19 +180,12 @@ def stuck(conn: Connection, today: date, rules: EscalationRules, filters: Filter
     query = (
         select(d.id, d.payer_id, d.team, d.owner, d.state, d.denied_cents, d.touches, d.received_at,
                d.next_action_date, d.filing_deadline, d.appeal_deadline, d.retro_auth_deadline, d.outcome)
-        .where(*_stuck_where(today, rules, filters or Filters()))
+        .where(kpis.stuck_condition(today, rules), *(filters or Filters()).where())
         .order_by(d.denied_cents.desc(), d.id)
         .limit(limit)
     )  # fmt: skip
     return [StuckItem(r.id, r.payer_id, r.team, r.owner, r.state, r.denied_cents, _stuck_reasons(r, today, rules))
             for r in conn.execute(query)]  # fmt: skip
-
-
-def stuck_totals(conn: Connection, today: date, rules: EscalationRules, filters: Filters) -> dict[str, Any]:
-    """How many denials are stuck and their dollars (every stuck row has at least one reason)."""
-    n, cents = conn.execute(select(func.count(), func.sum(d.denied_cents))
-                            .where(*_stuck_where(today, rules, filters))).one()  # fmt: skip
-    return {"count": n, "dollars": kpis.dollars(cents)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +218,7 @@ def queue(conn: Connection, team: str) -> list[QueueItem]:
     query = (
         select(d.id, d.owner, d.state, d.priority, d.denied_cents, d.touches, d.next_action_date, d.payer_id,
                d.category)
-        .where(d.team == team, d.state.in_(_STALLABLE))
+        .where(d.team == team, d.state.in_(WORKABLE))
         .order_by(_PRIORITY_ORDER, d.denied_cents.desc(), d.next_action_date, d.id)
     )  # fmt: skip
     return [QueueItem(**r._mapping) for r in conn.execute(query)]
@@ -259,24 +232,26 @@ def weekly_report(conn: Connection, week_start: date, weeks: int = 4, filters: F
     preventable; open denials never touched."""
     filters = filters or Filters()
     week = kpis.Scope(week_start, week_start + timedelta(days=7), filters)
-    before = kpis.Scope(week_start - timedelta(days=7), week_start, filters)
-    history = kpis.Scope(week_start - timedelta(days=7 * weeks), week.end, filters)
-    flow, answers = kpis.flow(conn, week), kpis.payer_answers(conn, week)
+    new = kpis.received(conn, week, "payer", "category", "owner", "site", "reason")
+    before = kpis.received(conn, kpis.Scope(week_start - timedelta(days=7), week_start, filters), "reason")
+    history = kpis.received(conn, kpis.Scope(week_start - timedelta(days=7 * weeks), week.end, filters))
+    done, answers = kpis.closed(conn, week), kpis.payer_answers(conn, week)
+    now_open = kpis.open_work(conn, filters, week.end, EscalationRules())
     return {
         "week": week_start.isoformat(),
-        "new": {"by_payer": kpis.new_by(conn, week, d.payer_id), "by_category": kpis.new_by(conn, week, d.category),
-                "by_owner": kpis.new_by(conn, week, d.owner), "by_site": kpis.new_by(conn, week, d.site)},
-        "trend": kpis.trend(conn, history),
-        "top_reasons": {"this_week": kpis.top_reasons(conn, week), "last_week": kpis.top_reasons(conn, before)},
-        "days_to_first_touch": flow["days_to_first_touch"],
-        "days_to_close": flow["days_to_close"],
-        "touches_per_resolution": flow["touches_per_resolution"],
-        "aging": kpis.aging(conn, filters, week.end),
+        "new": {"by_payer": new.by("payer"), "by_category": new.by("category"), "by_owner": new.by("owner"),
+                "by_site": new.by("site")},
+        "trend": history.trend(),
+        "top_reasons": {"this_week": new.top_reasons(), "last_week": before.top_reasons()},
+        "days_to_first_touch": new.days_to_first_touch(),
+        "days_to_close": done["days_to_close"],
+        "touches_per_resolution": done["touches_per_resolution"],
+        "aging": now_open["aging"],
         "appeal_overturn_rate": answers["appeal_overturn_rate"],
         "write_offs_by_reason": [{"reason": w["reason"], "dollars": w["dollars"]}
                                  for w in answers["write_offs_by_reason"]],
-        "share_preventable": flow["share_preventable"],
-        "never_touched": kpis.never_touched(conn, filters),
+        "share_preventable": done["share_preventable"],
+        "never_touched": now_open["totals"]["never_touched"],
     }  # fmt: skip
 
 
@@ -286,17 +261,19 @@ def dashboard(conn: Connection, scope: kpis.Scope, today: date, rules: Escalatio
     touched) is as of ``today`` under the scope's filters; flow (trend, reasons, speed, payer
     answers, write-offs, preventable) is over the scope's date range."""
     f = scope.filters
+    now_open = kpis.open_work(conn, f, today, rules)
+    new = kpis.received(conn, scope, "category", "payer", "reason")
+    done = kpis.closed(conn, scope)
     return {
         "scope": {"start": scope.start.isoformat(), "end": scope.end.isoformat(), "payer": f.payer, "team": f.team,
                   "category": f.category, "site": f.site, "today": today.isoformat()},
-        "open": kpis.open_totals(conn, f) | {"never_touched": kpis.never_touched(conn, f)},
-        "open_by_owner": kpis.open_by_owner(conn, f),
-        "stuck": stuck_totals(conn, today, rules, f)
-        | {"items": [i.as_dict() for i in stuck(conn, today, rules, f, stuck_shown)]},
-        "aging": kpis.aging(conn, f, today),
-        "trend": {"by_category": kpis.trend(conn, scope, d.category), "by_payer": kpis.trend(conn, scope, d.payer_id)},
-        "reasons": kpis.recurring_reasons(conn, scope),
-        "flow": kpis.flow(conn, scope),
+        "open": now_open["totals"],
+        "open_by_owner": now_open["by_owner"],
+        "stuck": now_open["stuck"] | {"items": [i.as_dict() for i in stuck(conn, today, rules, f, stuck_shown)]},
+        "aging": now_open["aging"],
+        "trend": {"by_category": new.trend("category"), "by_payer": new.trend("payer")},
+        "reasons": new.recurring_reasons(),
+        "flow": {"days_to_first_touch": new.days_to_first_touch(), **done},
         "payer_answers": kpis.payer_answers(conn, scope),
-        "new_by_category": kpis.new_by(conn, scope, d.category),
+        "new_by_category": new.by("category"),
     }  # fmt: skip

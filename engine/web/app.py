@@ -17,6 +17,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 from pydantic import BaseModel
+from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import queries, store
@@ -74,6 +75,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.state.admin = None
     app.add_exception_handler(StarletteHTTPException, _refused)  # type: ignore[arg-type]
     app.include_router(router)
+
+    @app.get("/healthz")
+    def healthz(request: Request) -> dict[str, str]:
+        """Liveness and database reachability, for the container's health check (no token)."""
+        with request.app.state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok"}
 
     @app.get("/api/denials/{denial_id}")
     def get_denial(denial_id: str, request: Request, who: Reader) -> dict[str, Any]:

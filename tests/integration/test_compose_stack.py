@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from engine.broker import free_port
 from engine.config import Settings
 from engine.demo import demo_events
 from engine.kafka import ensure_topics, make_producer
@@ -32,7 +34,7 @@ def compose() -> dict[str, Any]:
 
 def test_compose_declares_the_production_stack(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"kafka", "postgres", "init", "worker", "relay", "timers", "remits"}
+    assert set(services) == {"kafka", "postgres", "init", "worker", "relay", "timers", "remits", "web"}
     kafka = services["kafka"]["environment"]
     assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert kafka["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
@@ -45,6 +47,13 @@ def test_compose_declares_the_production_stack(compose: dict[str, Any]) -> None:
     for name in ("worker", "relay", "timers", "remits"):
         assert services[name]["depends_on"] == {"init": {"condition": "service_completed_successfully"}}
         assert services[name]["command"] == [name]
+    web = services["web"]
+    assert web["command"] == ["serve"] and web["ports"] == ["8000:8000"]
+    assert (
+        web["environment"]["DENIALFLOW_WEB_HOST"] == "0.0.0.0" and web["environment"]["DENIALFLOW_WEB_PORT"] == "8000"
+    )
+    assert web["environment"]["DENIALFLOW_DATABASE_URL"] == services["worker"]["environment"]["DENIALFLOW_DATABASE_URL"]
+    assert "/healthz" in " ".join(web["healthcheck"]["test"])
     worker_env = services["worker"]["environment"]
     assert worker_env["DENIALFLOW_BOOTSTRAP_SERVERS"] == "kafka:9092"
     assert worker_env["DENIALFLOW_DATABASE_URL"].startswith("postgresql://denialflow:")
@@ -80,9 +89,10 @@ def test_the_compose_services_run_end_to_end(compose: dict[str, Any], broker: An
     assert "created" in done.stdout
 
     procs = {}
-    for name in ("worker", "relay", "timers", "remits"):
+    port = free_port()
+    for name in ("worker", "relay", "timers", "remits", "web"):
         log = (tmp_path / f"{name}.log").open("wb")
-        service_env = _env(services[name], broker.bootstrap, pg_url, tag)
+        service_env = _env(services[name], broker.bootstrap, pg_url, tag) | {"DENIALFLOW_WEB_PORT": str(port)}
         procs[name] = (subprocess.Popen(["denialflow", *services[name]["command"]], env=service_env, stderr=log), log)
 
     events = list(demo_events(24))
@@ -102,6 +112,8 @@ def test_the_compose_services_run_end_to_end(compose: dict[str, Any], broker: An
     deadline = time.monotonic() + 60
     while (processed_count(pg_url) < expected or outbox_count(pg_url)) and time.monotonic() < deadline:
         time.sleep(0.1)
+    _act_through_the_web_service(env, port)
+    expected += 1
     for name, (proc, log) in procs.items():
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, (tmp_path / f"{name}.log").read_text()[-2000:]
@@ -116,6 +128,41 @@ def test_the_compose_services_run_end_to_end(compose: dict[str, Any], broker: An
     assert [h["trigger"] for h in shown["history"]][:3] == ["receive", "classify", "assign"]
     replayed = _cli(env, "audit", "replay", closed)
     assert replayed.returncode == 0 and "reaches the stored state" in replayed.stdout
+
+
+def _get(url: str, token: str | None = None, body: dict[str, Any] | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = json.dumps(body).encode() if body is not None else None
+    if data:
+        headers["Content-Type"] = "application/json"
+    with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _act_through_the_web_service(env: dict[str, str], port: int) -> None:
+    """The web service as compose starts it: healthy, serves the dashboard's numbers to a
+    lead's token, and an action it publishes is applied by the worker service."""
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            assert _get(f"{base}/healthz") == {"status": "ok"}
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "the web service did not answer /healthz"
+            time.sleep(0.2)
+    token = _cli(env, "tokens", "create", "robin.lead", "--role", "lead").stdout.strip()
+    stuck = _get(f"{base}/api/stuck", token)
+    assert _get(f"{base}/api/dashboard?start=2026-08-01&end=2026-12-31", token)["open"]["count"] > 0
+    target = next(i for i in stuck if i["state"] == "escalated")
+    data = {"owner": "morgan.lead", "reason": "taking it over"}
+    sent = _get(f"{base}/api/denials/{target['id']}/events", token, {"type": "denial.reassigned", "data": data})
+    deadline = time.monotonic() + 30
+    while _get(f"{base}{sent['check']}", token)["outcome"] == "pending":
+        assert time.monotonic() < deadline, "the worker did not apply the web service's event"
+        time.sleep(0.2)
+    assert _get(f"{base}{sent['check']}", token)["outcome"] == "applied"
+    assert _get(f"{base}/api/denials/{target['id']}", token)["owner"] == "morgan.lead"
 
 
 def test_publish_refuses_a_file_with_an_invalid_line_and_sends_nothing(broker: Any, tmp_path: Path) -> None:
