@@ -6,8 +6,9 @@ Per database: a fresh store with ``--rows`` denials received over two years up t
 2026-11-20, loaded in bulk, shaped like a practice's history: most old denials are
 closed (3% of those older than 90 days still open, 40% of 30-90 days, 70% of the last
 30), eight payers, eight teams, twenty owners, five sites; each closed denial has its
-payer answer or write-off and its close in the audit log (about 2.3 audit rows per
-denial). Then each query runs once to warm the cache and five times timed; the figure
+payer answer or write-off and its close in the audit log (about 2.8 audit rows per
+denial) and its row in `outcome_events`. The load ends with VACUUM ANALYZE (PostgreSQL),
+the state autovacuum keeps a live table in. Then each query runs once to warm the cache and five times timed; the figure
 is the median. Queries: the dashboard's stuck list (top 25 and the totals), the API's
 first page of it (100), and every aggregate the dashboard shows, for the default range
 (13 weeks) unfiltered and filtered by payer and by team.
@@ -49,8 +50,9 @@ def _open_share(age_days: int) -> float:
     return 0.7 if age_days < 30 else 0.4 if age_days < 90 else 0.03
 
 
-def _rows(i: int, rng: random.Random) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """One denial and its audit entries (only the ones the dashboard reads, plus the receipt)."""
+def _rows(i: int, rng: random.Random) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """One denial, its audit entries (the receipt, the payer's answer or the write-off, the
+    close) and the `outcome_events` row the worker writes with the answer or write-off."""
     received = NOW - timedelta(minutes=rng.randrange(730 * 24 * 60))
     age = (NOW - received).days
     team = rng.choice(list(TEAMS))
@@ -76,6 +78,7 @@ def _rows(i: int, rng: random.Random) -> tuple[dict[str, Any], list[dict[str, An
                appeal_deadline=(received + timedelta(days=180)).date(),
                closed_at=closed, updated_at=NOW, version=1, audit_seq=1)  # fmt: skip
     entries = [_entry(denial_id, 1, "receive", None, "received", received, {})]
+    outcomes = []
     if closed is not None:
         answer = rng.choice(("resolve", "uphold", "write_off"))
         payload = {"adjustment_type": rng.choice(("administrative", "small_balance", "timely_filing")),
@@ -83,7 +86,12 @@ def _rows(i: int, rng: random.Random) -> tuple[dict[str, Any], list[dict[str, An
         entries.append(_entry(denial_id, 2, answer, "appealed" if answer != "write_off" else "worked", "resolved",
                               closed - timedelta(days=1), payload))  # fmt: skip
         entries.append(_entry(denial_id, 3, "close", "resolved", "closed", closed, {}))
-    return row, entries
+        kind = {"resolve": "overturned", "uphold": "upheld", "write_off": "written_off"}[answer]
+        outcomes.append({"denial_id": denial_id, "seq": 2, "occurred_at": closed - timedelta(days=1), "kind": kind,
+                         "adjustment_type": payload.get("adjustment_type"),
+                         "amount_cents": cents if answer == "write_off" else None, "payer_id": row["payer_id"],
+                         "team": team, "category": category, "site": row["site"]})  # fmt: skip
+    return row, entries, outcomes
 
 
 def _entry(denial_id: str, seq: int, trigger: str, source: str | None, dest: str, at: datetime,
@@ -99,15 +107,19 @@ def fill(engine: Engine, rows: int) -> tuple[float, int]:
     rng = random.Random(11)
     dialect = engine.dialect.name
     denials, audit = BulkTable(store.DENIALS, dialect), BulkTable(store.AUDIT, dialect)
+    outcomes = BulkTable(store.OUTCOMES, dialect)
     for start in range(0, rows, CHUNK):
         made = [_rows(i, rng) for i in range(start, min(start + CHUNK, rows))]
-        entries = [e for _, es in made for e in es]
+        entries = [e for _, es, _ in made for e in es]
         audit_rows += len(entries)
         with engine.begin() as conn:
-            denials.insert(conn, [d for d, _ in made])
+            denials.insert(conn, [d for d, _, _ in made])
             audit.insert(conn, entries)
-    with engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
+            outcomes.insert(conn, [o for _, _, os in made for o in os])
+    # a table in steady state has been vacuumed (autovacuum); a fresh bulk load has not, and
+    # PostgreSQL reads an unvacuumed table's pages even for an index-only scan
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE" if dialect == "postgresql" else "ANALYZE"))
     return time.perf_counter() - started, audit_rows
 
 

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, Column, Connection, Date, DateTime, Integer, Table
+from sqlalchemy import JSON, Boolean, Column, Connection, Date, DateTime, Table
 from sqlalchemy.dialects import postgresql
 
 from engine.clock import as_utc
@@ -92,7 +92,7 @@ class BulkTable:
         self.table = table
         self.dialect = dialect
         # every column but a serial primary key, which the database numbers
-        self.columns = [c.name for c in table.c if not (c.primary_key and isinstance(c.type, Integer))]
+        self.columns = [c.name for c in table.c if c is not table.autoincrement_column]
         self.update_columns = [*update_columns, "id", "_version"] if update_columns else []
         self.version = version
         self._convert = {c.name: _converter(c, dialect) for c in table.c}

@@ -3,8 +3,8 @@
 One set of definitions serves the weekly report (CLI, API) and the dashboard. The
 figures come from three passes, each an aggregate the database runs over a covering
 index: open work now (`open_work`), denials received in the range (`received`), and
-denials closed in it (`closed`), plus the payer answers in the audit log
-(`payer_answers`). With a million denials in the store a dashboard stays a handful of
+denials closed in it (`closed`), plus the payer answers and write-offs recorded in
+`outcome_events` (`payer_answers`). With a million denials in the store a dashboard stays a handful of
 index scans (`bench/queries.py`).
 """
 
@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Float, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Connection, Float, and_, case, func, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
-from engine.store import AUDIT, DENIALS
+from engine.store import DENIALS, OUTCOMES
 from workflows.denial import State
 from workflows.escalation import BUCKETS, EscalationRules
 
@@ -25,7 +27,7 @@ DONE = ("closed", "resolved", "written_off")
 OPEN = tuple(s.value for s in State if s.value not in DONE)
 #: Open states in which nothing moves unless someone acts (not waiting on the payer).
 WORKABLE = ("received", "classified", "assigned", "worked", "escalated")
-d, a = DENIALS.c, AUDIT.c
+d = DENIALS.c
 
 
 def midnight(day: date) -> datetime:
@@ -46,8 +48,32 @@ def _days(seconds: Any, n: Any = 1) -> float | None:
     return None if seconds is None or not n else round(float(seconds) / float(n) / 86_400, 2)
 
 
-def _epoch(column: Any) -> Any:
-    return func.extract("epoch", column)
+class seconds_sum(FunctionElement[float]):
+    """SUM(later - earlier) in seconds (NULL differences skipped). PostgreSQL sums the
+    intervals and converts once, far cheaper than a numeric epoch per row; SQLite sums
+    Unix times."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(seconds_sum, "postgresql")
+def _seconds_sum_pg(element: seconds_sum, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXTRACT(EPOCH FROM SUM({later} - {earlier}))"
+
+
+@compiles(seconds_sum)
+def _seconds_sum_sqlite(element: seconds_sum, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"SUM(CAST(STRFTIME('%s', {later}) AS INTEGER) - CAST(STRFTIME('%s', {earlier}) AS INTEGER))"
+
+
+def roomy(conn: Connection) -> None:
+    """Give this transaction's aggregates memory to hash in (PostgreSQL's default 4 MB sends
+    a 100k-row grouping to disk); the setting ends with the transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
 
 
 def _count_if(condition: Any) -> Any:
@@ -63,9 +89,10 @@ class Filters:
     category: str | None = None
     site: str | None = None
 
-    def where(self) -> list[ColumnElement[bool]]:
-        pairs = ((d.payer_id, self.payer), (d.team, self.team), (d.category, self.category), (d.site, self.site))
-        return [column == value for column, value in pairs if value]
+    def where(self, columns: Any = d) -> list[ColumnElement[bool]]:
+        """Conditions on ``columns`` (the denials', or a table that repeats their dimensions)."""
+        pairs = (("payer_id", self.payer), ("team", self.team), ("category", self.category), ("site", self.site))
+        return [columns[name] == value for name, value in pairs if value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +139,7 @@ def open_work(conn: Connection, filters: Filters, today: date, rules: Escalation
     bucket = case(*((d.received_at < midnight(today - timedelta(days=start - 1)), name)
                     for start, name in reversed(BUCKETS) if start), else_=BUCKETS[0][1])  # fmt: skip
     stuck = stuck_condition(today, rules)
+    roomy(conn)
     rows = conn.execute(
         select(d.team, d.owner, bucket, func.count(), func.sum(d.denied_cents), _count_if(d.touches == 0),
                _count_if(d.state == "escalated"), _count_if(stuck), func.sum(case((stuck, d.denied_cents), else_=0)))
@@ -141,8 +169,9 @@ def open_work(conn: Connection, filters: Filters, today: date, rules: Escalation
 
 # -- denials received in the range ----------------------------------------------------
 
-REASON = (func.coalesce(d.primary_group, "") + literal("-") + func.coalesce(d.primary_reason, "")).label("reason")
-KEYS = {"payer": d.payer_id, "category": d.category, "owner": d.owner, "site": d.site, "reason": REASON}
+#: What "new denials" can be split by; a reason is the primary group and CARC ("CO-197").
+KEYS = {"payer": (d.payer_id,), "category": (d.category,), "owner": (d.owner,), "site": (d.site,),
+        "reason": (d.primary_group, d.primary_reason)}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,14 +235,22 @@ def received(conn: Connection, scope: Scope, *keys: str) -> Received:
     weeks = scope.weeks()
     week = case(*((d.received_at < midnight(s + timedelta(days=7)), i) for i, s in enumerate(weeks)),
                 else_=len(weeks) - 1).label("week")  # fmt: skip
-    columns = [KEYS[k] for k in keys]
-    touched = d.first_touch_at.is_not(None)
+    columns = [c for k in keys for c in KEYS[k]]
+    roomy(conn)
     rows = conn.execute(
-        select(week, *columns, func.count(), func.sum(d.denied_cents),
-               func.sum(case((touched, _epoch(d.first_touch_at) - _epoch(d.received_at)))), _count_if(touched))
+        select(week, *columns, func.count(), func.sum(d.denied_cents), seconds_sum(d.first_touch_at, d.received_at),
+               func.count(d.first_touch_at))
         .where(*scope.between(d.received_at)).group_by(week, *columns)
     ).all()  # fmt: skip
-    return Received(weeks, keys, [tuple(r) for r in rows])
+    return Received(weeks, keys, [_joined_reason(tuple(r), keys) for r in rows])
+
+
+def _joined_reason(row: tuple[Any, ...], keys: tuple[str, ...]) -> tuple[Any, ...]:
+    """One value per key: the reason's two columns become "CO-197"."""
+    if "reason" not in keys:
+        return row
+    at = 1 + keys.index("reason")
+    return (*row[:at], f"{row[at] or ''}-{row[at + 1] or ''}", *row[at + 2 :])
 
 
 # -- denials closed in the range, payer answers -----------------------------------------
@@ -224,7 +261,7 @@ def closed(conn: Connection, scope: Scope) -> dict[str, Any]:
     share preventable (of those closed with a root cause)."""
     verdict = d.root_cause["preventable"].as_boolean()
     n, seconds, touches, with_cause, preventable = conn.execute(
-        select(func.count(), func.sum(_epoch(d.closed_at) - _epoch(d.received_at)), func.sum(d.touches),
+        select(func.count(), seconds_sum(d.closed_at, d.received_at), func.sum(d.touches),
                func.count(verdict), _count_if(verdict))
         .where(*scope.between(d.closed_at))
     ).one()  # fmt: skip
@@ -238,22 +275,20 @@ def closed(conn: Connection, scope: Scope) -> dict[str, Any]:
 
 def payer_answers(conn: Connection, scope: Scope) -> dict[str, Any]:
     """Appeal overturn rate (payer answers to appeals in the scope) and write-offs by
-    adjustment type (approved in the scope). Joins the denials only to apply filters."""
-    source = AUDIT.join(DENIALS, DENIALS.c.id == a.denial_id) if scope.filters.where() else AUDIT
-    in_range = [a.occurred_at >= midnight(scope.start), a.occurred_at < midnight(scope.end), *scope.filters.where()]
-    answers = dict(conn.execute(
-        select(a.trigger, func.count()).select_from(source)
-        .where(a.trigger.in_(("resolve", "uphold")), a.from_state == "appealed", *in_range).group_by(a.trigger)
-    ).all())  # fmt: skip
-    kind = a.payload["adjustment_type"].as_string()
-    amount = func.sum(cast(a.payload["amount"].as_string(), Float))
-    write_offs = conn.execute(select(kind, func.count(), amount).select_from(source)
-                              .where(a.trigger == "write_off", *in_range)
-                              .group_by(kind).order_by(amount.desc(), kind))  # fmt: skip
+    adjustment type (approved in the scope), from `outcome_events`."""
+    o = OUTCOMES.c
+    rows = conn.execute(
+        select(o.kind, o.adjustment_type, func.count(), func.sum(o.amount_cents))
+        .where(o.occurred_at >= midnight(scope.start), o.occurred_at < midnight(scope.end), *scope.filters.where(o))
+        .group_by(o.kind, o.adjustment_type)
+    ).all()  # fmt: skip
+    answers = {kind: n for kind, _, n, _ in rows if kind != "written_off"}
     answered = sum(answers.values())
-    by_reason = [{"reason": k or "-", "count": n, "dollars": round(float(v or 0), 2)} for k, n, v in write_offs]
+    write_offs = sorted(
+        ((t or "-", n, c) for kind, t, n, c in rows if kind == "written_off"), key=lambda r: (-r[2], r[0])
+    )
     return {
-        "appeal_overturn_rate": round(answers.get("resolve", 0) / answered, 3) if answered else None,
+        "appeal_overturn_rate": round(answers.get("overturned", 0) / answered, 3) if answered else None,
         "appeals_answered": answered,
-        "write_offs_by_reason": by_reason,
+        "write_offs_by_reason": [{"reason": t, "count": n, "dollars": dollars(c)} for t, n, c in write_offs],
     }

@@ -28,11 +28,13 @@ def _ts(**kw: Any) -> Any:
     return Field(sa_column=Column(DateTime(timezone=True), **kw))
 
 
-#: The dashboard's covering indexes: the open-work rows (a partial index) and the columns the
-#: received-in-range and closed-in-range aggregates read.
+#: The dashboard's covering indexes: the open-work rows (a partial index in value order, so
+#: the stuck list's top rows are its last entries) and the columns the received-in-range and
+#: closed-in-range aggregates read.
 OPEN_SQL = "state IN ('received', 'classified', 'assigned', 'worked', 'appealed', 'resubmitted', 'escalated')"
-OPEN_INCLUDE = ["state", "denied_cents", "received_at", "touches", "next_action_date", "filing_deadline",
+OPEN_INCLUDE = ["state", "team", "owner", "received_at", "touches", "next_action_date", "filing_deadline",
                 "appeal_deadline", "retro_auth_deadline", "payer_id", "category", "site"]  # fmt: skip
+
 RECEIVED_INCLUDE = ["payer_id", "category", "owner", "site", "team", "primary_group", "primary_reason", "denied_cents",
                     "first_touch_at"]  # fmt: skip
 CLOSED_INCLUDE = ["received_at", "touches", "root_cause", "payer_id", "category", "site", "team"]
@@ -52,8 +54,8 @@ class Denial(SQLModel, table=True):
         Index("ix_denials_closed", "closed_at", postgresql_include=CLOSED_INCLUDE),
         Index(
             "ix_denials_open",
-            "team",
-            "owner",
+            "denied_cents",
+            "id",
             postgresql_include=OPEN_INCLUDE,
             postgresql_where=text(OPEN_SQL),
             sqlite_where=text(OPEN_SQL),
@@ -111,10 +113,7 @@ class AuditEntry(SQLModel, table=True):
     Its transition id is ``denial_id:seq`` (see `transition_id`)."""
 
     __tablename__ = "audit_entries"
-    __table_args__ = (
-        UniqueConstraint("denial_id", "seq", name="uq_audit_denial_seq"),
-        Index("ix_audit_trigger_occurred", "trigger", "occurred_at", postgresql_include=["from_state", "denial_id"]),
-    )
+    __table_args__ = (UniqueConstraint("denial_id", "seq", name="uq_audit_denial_seq"),)
 
     id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
     denial_id: str = Field(max_length=64)
@@ -173,6 +172,26 @@ class OwnerWorkload(SQLModel, table=True):
 
     owner: str = Field(primary_key=True, max_length=120)
     open: int = 0
+
+
+class OutcomeEvent(SQLModel, table=True):
+    """A payer's answer to an appeal (overturned, upheld) or an approved write-off: one row per
+    audit entry that records one, written with it, carrying the denial's dimensions so the
+    overturn rate and the write-offs filter and sum without joining the log to the denials."""
+
+    __tablename__ = "outcome_events"
+    __table_args__ = (Index("ix_outcome_events_occurred", "occurred_at"),)
+
+    denial_id: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(primary_key=True, description="the audit entry's seq")
+    occurred_at: datetime = _ts(nullable=False)
+    kind: str = Field(max_length=20, description="overturned, upheld or written_off")
+    adjustment_type: str | None = Field(default=None, max_length=40)
+    amount_cents: int | None = Field(default=None, sa_type=BigInteger)
+    payer_id: str = Field(max_length=80)
+    team: str | None = Field(default=None, max_length=60)
+    category: str | None = Field(default=None, max_length=40)
+    site: str | None = Field(default=None, max_length=120)
 
 
 class ReviewItem(SQLModel, table=True):

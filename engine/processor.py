@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,7 +25,7 @@ from engine.errors import Rejected
 from engine.events import SCHEMA_VERSION, decode, denial_id_for
 from engine.messages import Message
 from engine.models import transition_id
-from workflows.apply import Context, Policy, Step, apply_event
+from workflows.apply import Context, Policy, Step, apply_event, cents
 from workflows.authorization import AuthRecord
 from workflows.denial import State
 from workflows.escalation import EscalationRules, desired_timers
@@ -176,6 +177,22 @@ def _review_reversal(write: store.BatchWrite, event: Any, now: datetime) -> None
     log.info("reversal.unmatched", event_id=event.event_id, payer_id=data["payer_id"])
 
 
+def _outcome_event(denial: SimpleNamespace, entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The `outcome_events` row for a payer's answer to an appeal or a write-off, else None."""
+    trigger = entry["trigger"]
+    if trigger == "write_off":
+        kind = "written_off"
+    elif trigger in ("resolve", "uphold") and entry["from_state"] == "appealed":
+        kind = "overturned" if trigger == "resolve" else "upheld"
+    else:
+        return None
+    amount = entry["payload"].get("amount") if kind == "written_off" else None
+    return {"denial_id": denial.id, "seq": entry["seq"], "occurred_at": entry["occurred_at"], "kind": kind,
+            "adjustment_type": entry["payload"].get("adjustment_type") if kind == "written_off" else None,
+            "amount_cents": cents(Decimal(amount)) if amount is not None else None, "payer_id": denial.payer_id,
+            "team": denial.team, "category": denial.category, "site": denial.site}  # fmt: skip
+
+
 class Processor:
     def __init__(self, policy: Policy, topics: Topics, clock: Clock) -> None:
         self.policy = policy
@@ -304,6 +321,8 @@ class Processor:
             }
             entry["hash"] = denial.audit_head = entry_hash(entry)
             result.write.audit.append(entry)
+            if outcome := _outcome_event(denial, entry):
+                result.write.outcomes.append(outcome)
             result.write.outbox.append(
                 Message(self.topics.transitions, denial.id.encode(), _feed_message(denial, entry))
             )

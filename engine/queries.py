@@ -181,7 +181,7 @@ def stuck(conn: Connection, today: date, rules: EscalationRules, filters: Filter
         select(d.id, d.payer_id, d.team, d.owner, d.state, d.denied_cents, d.touches, d.received_at,
                d.next_action_date, d.filing_deadline, d.appeal_deadline, d.retro_auth_deadline, d.outcome)
         .where(kpis.stuck_condition(today, rules), *(filters or Filters()).where())
-        .order_by(d.denied_cents.desc(), d.id)
+        .order_by(d.denied_cents.desc(), d.id.desc())
         .limit(limit)
     )  # fmt: skip
     return [StuckItem(r.id, r.payer_id, r.team, r.owner, r.state, r.denied_cents, _stuck_reasons(r, today, rules))

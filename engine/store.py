@@ -24,6 +24,7 @@ from engine.models import (
     Authorization,
     Denial,
     OutboxBatch,
+    OutcomeEvent,
     OwnerWorkload,
     ProcessedEvent,
     ReviewItem,
@@ -38,6 +39,7 @@ OUTBOX = OutboxBatch.__table__
 AUTHORIZATIONS = Authorization.__table__
 WORKLOAD = OwnerWorkload.__table__
 REVIEWS = ReviewItem.__table__
+OUTCOMES = OutcomeEvent.__table__
 TIMERS = Timer.__table__
 
 _DATETIMES = ("received_at", "last_touch_at", "first_touch_at", "closed_at", "updated_at")
@@ -48,7 +50,7 @@ MUTABLE = ("state", "team", "owner", "touches", "next_action_date", "last_touch_
            "outcome", "root_cause", "closed_at", "updated_at", "version", "audit_seq", "audit_head",
            "filing_deadline", "appeal_deadline", "retro_auth_deadline")  # fmt: skip
 #: What the workflow reads of a stored denial, and the change feed repeats.
-WORKING = ("id", *MUTABLE, "category", "priority", "payer_id", "denied_cents", "received_at")
+WORKING = ("id", *MUTABLE, "category", "priority", "payer_id", "site", "denied_cents", "received_at")
 _INSERT_OUTBOX = insert(OUTBOX).returning(OUTBOX.c.id)
 
 
@@ -83,6 +85,7 @@ class BatchWrite:
     reviews: list[dict[str, Any]] = field(default_factory=list)
     workload: dict[str, int] = field(default_factory=dict)  # owner -> change in open denials
     timers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (denial, rule) -> row to upsert
+    outcomes: list[dict[str, Any]] = field(default_factory=list)  # payer answers to appeals, write-offs
 
 
 def load_denials(conn: Connection, ids: Collection[str]) -> dict[str, SimpleNamespace]:
@@ -156,6 +159,7 @@ class _BulkTables:
     audit: BulkTable
     processed: BulkTable
     timers: BulkTable
+    outcomes: BulkTable
     authorizations: BulkTable
 
 
@@ -166,6 +170,7 @@ def _bulk(dialect: str) -> _BulkTables:
         BulkTable(AUDIT, dialect),
         BulkTable(PROCESSED, dialect),
         BulkTable(TIMERS, dialect),
+        BulkTable(OUTCOMES, dialect),
         BulkTable(AUTHORIZATIONS, dialect),
     )
 
@@ -177,6 +182,7 @@ def write_batch(conn: Connection, batch: BatchWrite, now: datetime) -> int | Non
     if tables.denials.update(conn, batch.changed_denials) != len(batch.changed_denials):
         raise ConcurrencyConflict("a denial changed under this batch; reloading")
     tables.audit.insert(conn, batch.audit)
+    tables.outcomes.insert(conn, batch.outcomes)
     tables.processed.insert(conn, batch.processed)
     _write_side_tables(conn, batch)
     if not batch.outbox:

@@ -53,7 +53,7 @@ def _truncate(url: str) -> None:
     with engine.begin() as conn:
         tables = (
             "denials, audit_entries, processed_events, outbox, authorizations, owner_workload, review_items, timers,"
-            " api_tokens"
+            " api_tokens, outcome_events"
         )
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
     engine.dispose()

@@ -1,15 +1,41 @@
 """The migrations build exactly the schema the models declare (tables, columns, indexes), on
-both databases: a column or index added to a model without a migration fails here."""
+both databases: a column or index added to a model without a migration fails here. A
+migration that fills new columns from old data fills them as the worker would have."""
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlmodel import SQLModel
 
 import engine.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from engine import store
+from engine.db import alembic_config
+from tests.store.test_dashboard import _seed
 
 
 def test_the_migrated_schema_matches_the_models(engine: Engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert diff == []
+
+
+def test_migration_0005_fills_from_the_log_what_the_worker_writes(engine: Engine) -> None:
+    _seed(engine)  # answers to appeals, a write-off, touches
+    url = engine.url.render_as_string(hide_password=False)
+    with engine.connect() as conn:
+        written = conn.execute(select(store.OUTCOMES).order_by(store.OUTCOMES.c.denial_id, store.OUTCOMES.c.seq)).all()
+        touched = conn.execute(
+            select(store.DENIALS.c.id, store.DENIALS.c.first_touch_at).order_by(store.DENIALS.c.id)
+        ).all()
+    assert {r.kind for r in written} == {"overturned", "upheld", "written_off"}
+    engine.dispose()
+    command.downgrade(alembic_config(url), "0004")
+    command.upgrade(alembic_config(url), "head")
+    with engine.connect() as conn:
+        assert conn.execute(select(store.OUTCOMES).order_by(store.OUTCOMES.c.denial_id, store.OUTCOMES.c.seq)).all() \
+            == written  # fmt: skip
+        assert (
+            conn.execute(select(store.DENIALS.c.id, store.DENIALS.c.first_touch_at).order_by(store.DENIALS.c.id)).all()
+            == touched
+        )
