@@ -146,9 +146,9 @@ def measurements(rules: EscalationRules) -> dict[str, Callable[[Any], Any]]:
                                                                                    "reason"),
         "closed in range (close time, preventable)": lambda c: kpis.closed(c, scope),
         "payer answers (overturn, write-offs)": lambda c: kpis.payer_answers(c, scope),
-        "whole dashboard": lambda c: queries.dashboard(c, scope, TODAY, rules),
-        "whole dashboard, payer=UHC": lambda c: queries.dashboard(c, by_payer, TODAY, rules),
-        "whole dashboard, team=coding": lambda c: queries.dashboard(c, by_team, TODAY, rules),
+        "whole dashboard": lambda c: queries.dashboard(c.engine, scope, TODAY, rules),
+        "whole dashboard, payer=UHC": lambda c: queries.dashboard(c.engine, by_payer, TODAY, rules),
+        "whole dashboard, team=coding": lambda c: queries.dashboard(c.engine, by_team, TODAY, rules),
     }  # fmt: skip
 
 

@@ -135,33 +135,33 @@ def open_where(filters: Filters) -> list[ColumnElement[bool]]:
 
 def open_work(conn: Connection, filters: Filters, today: date, rules: EscalationRules) -> dict[str, Any]:
     """Open denials now, from one pass: totals, per team and owner, per aging bucket
-    (days since receipt), never touched, escalated, and how many are stuck."""
+    (days since receipt), never touched, escalated, and how many are stuck. The flags are
+    grouping keys, so each row's conditions are evaluated once."""
     bucket = case(*((d.received_at < midnight(today - timedelta(days=start - 1)), name)
-                    for start, name in reversed(BUCKETS) if start), else_=BUCKETS[0][1])  # fmt: skip
-    stuck = stuck_condition(today, rules)
+                    for start, name in reversed(BUCKETS) if start), else_=BUCKETS[0][1]).label("bucket")  # fmt: skip
+    flags = (stuck_condition(today, rules).label("stuck"), (d.touches == 0).label("untouched"),
+             (d.state == "escalated").label("escalated"))  # fmt: skip
     roomy(conn)
-    rows = conn.execute(
-        select(d.team, d.owner, bucket, func.count(), func.sum(d.denied_cents), _count_if(d.touches == 0),
-               _count_if(d.state == "escalated"), _count_if(stuck), func.sum(case((stuck, d.denied_cents), else_=0)))
-        .where(*open_where(filters)).group_by(d.team, d.owner, bucket)
-    ).all()  # fmt: skip
+    rows = conn.execute(select(d.team, d.owner, bucket, *flags, func.count(), func.sum(d.denied_cents))
+                        .where(*open_where(filters)).group_by(d.team, d.owner, bucket, *flags)).all()  # fmt: skip
     owners: dict[tuple[str, str], list[Any]] = {}
     aging = {name: [0, 0] for _, name in BUCKETS}
-    totals = [0, 0, 0, 0, 0, 0]  # count, cents, never touched, escalated, stuck, stuck cents
-    for team, owner, name, n, cents, untouched, escalated, stuck_n, stuck_cents in rows:
-        key = (team or "-", owner or "(no owner)")
-        owners.setdefault(key, [0, 0])
-        owners[key][0] += n
-        owners[key][1] += cents
-        aging[name][0] += n
-        aging[name][1] += cents
-        for i, v in enumerate((n, cents, untouched, escalated, stuck_n, stuck_cents)):
-            totals[i] += v
+    totals = {"count": 0, "cents": 0, "never_touched": 0, "escalated": 0, "stuck": 0, "stuck_cents": 0}
+    for team, owner, name, stuck, untouched, escalated, n, cents in rows:
+        for sums in (owners.setdefault((team or "-", owner or "(no owner)"), [0, 0]), aging[name]):
+            sums[0] += n
+            sums[1] += cents
+        totals["count"] += n
+        totals["cents"] += cents
+        totals["never_touched"] += n if untouched else 0
+        totals["escalated"] += n if escalated else 0
+        totals["stuck"] += n if stuck else 0
+        totals["stuck_cents"] += cents if stuck else 0
     ranked = sorted(owners.items(), key=lambda kv: (-kv[1][1], kv[0]))
     return {
-        "totals": {"count": totals[0], "dollars": dollars(totals[1]), "never_touched": totals[2],
-                   "escalated": totals[3]},
-        "stuck": {"count": totals[4], "dollars": dollars(totals[5])},
+        "totals": {"count": totals["count"], "dollars": dollars(totals["cents"]),
+                   "never_touched": totals["never_touched"], "escalated": totals["escalated"]},
+        "stuck": {"count": totals["stuck"], "dollars": dollars(totals["stuck_cents"])},
         "by_owner": [{"team": t, "owner": o, "count": n, "dollars": dollars(c)} for (t, o), (n, c) in ranked],
         "aging": [{"bucket": name, "count": aging[name][0], "dollars": dollars(aging[name][1])} for _, name in BUCKETS],
     }  # fmt: skip

@@ -180,7 +180,10 @@ class OutcomeEvent(SQLModel, table=True):
     overturn rate and the write-offs filter and sum without joining the log to the denials."""
 
     __tablename__ = "outcome_events"
-    __table_args__ = (Index("ix_outcome_events_occurred", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_outcome_events_occurred", "occurred_at",
+              postgresql_include=["kind", "adjustment_type", "amount_cents", "payer_id", "team", "category", "site"]),
+    )  # fmt: skip
 
     denial_id: str = Field(primary_key=True, max_length=64)
     seq: int = Field(primary_key=True, description="the audit entry's seq")

@@ -93,8 +93,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     @app.get("/api/dashboard")
     def get_dashboard(request: Request, _: Reader) -> dict[str, Any]:
         """The dashboard's numbers. Query: payer, team, category, site, start, end (YYYY-MM-DD)."""
-        with request.app.state.engine.connect() as conn:
-            return queries.dashboard(conn, scope_from_query(request), today(request), request.app.state.rules)
+        state = request.app.state
+        return queries.dashboard(state.engine, scope_from_query(request), today(request), state.rules)
 
     @app.get("/api/stuck")
     def get_stuck(request: Request, _: Reader, team: str | None = None) -> list[Any]:

@@ -134,8 +134,7 @@ def logout() -> Response:
 def dashboard(request: Request, who: Reader) -> HTMLResponse:
     scope = scope_from_query(request)
     now = today(request)
-    with request.app.state.engine.connect() as conn:
-        data = queries.dashboard(conn, scope, now, request.app.state.rules)
+    data = queries.dashboard(request.app.state.engine, scope, now, request.app.state.rules)
     figures = {
         "aging": charts.aging(data["aging"]),
         "by_team": charts.open_by_team(data["open_by_owner"]),

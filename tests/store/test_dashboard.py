@@ -87,8 +87,8 @@ def _seed(engine: Engine) -> dict[str, str]:
 
 def test_the_dashboard_against_a_seed_worked_out_by_hand(engine: Engine) -> None:
     ids = _seed(engine)
+    data = queries.dashboard(engine, SCOPE, TODAY, RULES)
     with engine.connect() as conn:
-        data = queries.dashboard(conn, SCOPE, TODAY, RULES)
         all_stuck = queries.stuck(conn, TODAY, RULES)
     # open: b, c, d, e, g (a and f are closed); e escalated on its third touch; c, d, g never touched
     assert data["open"] == {"count": 5, "dollars": 1470.0, "escalated": 1, "never_touched": 3}
@@ -127,11 +127,10 @@ def test_the_dashboard_against_a_seed_worked_out_by_hand(engine: Engine) -> None
 
 def test_the_dashboard_filters_narrow_every_figure(engine: Engine) -> None:
     ids = _seed(engine)
-    with engine.connect() as conn:
-        uhc = queries.dashboard(conn, Scope(SCOPE.start, SCOPE.end, Filters(payer="UHC")), TODAY, RULES)
-        north = queries.dashboard(conn, Scope(SCOPE.start, SCOPE.end, Filters(site="North")), TODAY, RULES)
-        coding = queries.dashboard(conn, Scope(SCOPE.start, SCOPE.end, Filters(team="coding")), TODAY, RULES)
-        last_week = queries.dashboard(conn, Scope(date(2026, 10, 12), date(2026, 10, 19)), TODAY, RULES)
+    uhc = queries.dashboard(engine, Scope(SCOPE.start, SCOPE.end, Filters(payer="UHC")), TODAY, RULES)
+    north = queries.dashboard(engine, Scope(SCOPE.start, SCOPE.end, Filters(site="North")), TODAY, RULES)
+    coding = queries.dashboard(engine, Scope(SCOPE.start, SCOPE.end, Filters(team="coding")), TODAY, RULES)
+    last_week = queries.dashboard(engine, Scope(date(2026, 10, 12), date(2026, 10, 19)), TODAY, RULES)
     assert uhc["open"] == {"count": 2, "dollars": 700.0, "escalated": 0, "never_touched": 2}  # c, d
     assert [i["id"] for i in uhc["stuck"]["items"]] == [ids["c"]]
     assert uhc["flow"]["closed"] == 0 and uhc["flow"]["days_to_first_touch"] is None

@@ -55,7 +55,8 @@ def upgrade() -> None:
         sa.Column("site", sa.String(120), nullable=True),
         sa.PrimaryKeyConstraint("denial_id", "seq"),
     )
-    op.create_index("ix_outcome_events_occurred", "outcome_events", ["occurred_at"])
+    op.create_index("ix_outcome_events_occurred", "outcome_events", ["occurred_at"], postgresql_include=[
+        "kind", "adjustment_type", "amount_cents", "payer_id", "team", "category", "site"])  # fmt: skip
     _backfill_outcomes(outcomes)
 
 
