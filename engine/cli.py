@@ -149,12 +149,11 @@ def serve(host: HostOpt = None, port: PortOpt = None, database_url: DbOpt = None
           ) -> None:  # fmt: skip
     """The web app: dashboard, denial pages, audit, JSON API (OpenAPI at /docs); every request needs a
     token (`denialflow tokens create`)."""
-    import uvicorn
-
     from engine.web.app import create_app
+    from engine.web.server import serve as run_server
 
     s = settings(database_url, bootstrap_servers, web_host=host, web_port=port)
-    uvicorn.run(create_app(s), host=s.web_host, port=s.web_port, log_level="warning")
+    run_server(create_app(s), s.web_host, s.web_port)
 
 
 @app.command()

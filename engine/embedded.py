@@ -10,7 +10,6 @@ happened.
 """
 
 import json
-import signal
 import tempfile
 import threading
 from collections import Counter
@@ -91,9 +90,8 @@ def _fire_due_timers(s: Settings, clock: Clock) -> int:
 def _serve(s: Settings, clock: Clock) -> None:
     """Keep the engine running behind the web app until Ctrl-C: the worker applies what the
     pages send, the relay publishes the change feed, the timer service fires what falls due."""
-    import uvicorn
-
     from engine.web.app import create_app
+    from engine.web.server import serve
 
     engine = make_engine(s.database_url)
     tokens = {name: replace_token(engine, name, role, clock()) for name, role in DEMO_LOGINS}
@@ -103,18 +101,12 @@ def _serve(s: Settings, clock: Clock) -> None:
                threading.Thread(target=timers.run, name="timers")]  # fmt: skip
     for t in threads:
         t.start()
-    config = uvicorn.Config(create_app(s, clock), host=s.web_host, port=s.web_port, log_level="warning")
-    server = uvicorn.Server(config)
     print(f"\ndashboard: http://{s.web_host}:{s.web_port}/   (API docs: /docs)")
     for (name, role), token in zip(DEMO_LOGINS, tokens.values(), strict=True):
         print(f"  log in as {name} ({role.value}) with token {token}")
     print("the worker, relay and timer service keep running; Ctrl-C stops everything", flush=True)
-    # uvicorn handles Ctrl-C/SIGTERM while it runs, then re-raises the signal to the handler
-    # it found: make that a no-op so the shutdown below runs instead of a traceback or a kill
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: None)
     try:
-        server.run()
+        serve(create_app(s, clock), s.web_host, s.web_port)
     finally:
         worker.stop()
         relay.stop()
