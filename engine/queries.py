@@ -182,7 +182,7 @@ def stuck(conn: Connection, today: date, rules: EscalationRules, filters: Filter
     query = (
         select(d.id, d.payer_id, d.team, d.owner, d.state, d.denied_cents, d.touches, d.received_at,
                d.next_action_date, d.filing_deadline, d.appeal_deadline, d.retro_auth_deadline, d.outcome)
-        .where(kpis.stuck_condition(today, rules), *(filters or Filters()).where())
+        .where(kpis.OPEN_WORK, kpis.stuck_condition(today, rules), *(filters or Filters()).where())
         .order_by(d.denied_cents.desc(), d.id.desc())
         .limit(limit)
     )  # fmt: skip

@@ -7,11 +7,11 @@ the engine's outcome.
 """
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import structlog
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from kafka.admin import KafkaAdminClient
@@ -97,10 +97,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         return queries.dashboard(state.engine, scope_from_query(request), today(request), state.rules)
 
     @app.get("/api/stuck")
-    def get_stuck(request: Request, _: Reader, team: str | None = None) -> list[Any]:
-        """Denials that will not move without someone acting, with why, by dollars."""
+    def get_stuck(request: Request, _: Reader, team: str | None = None,
+                  limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[Any]:  # fmt: skip
+        """Denials that will not move without someone acting, with why, the most dollars first
+        (``limit`` of them; the dashboard's numbers give the total)."""
         with request.app.state.engine.connect() as conn:
-            items = queries.stuck(conn, today(request), request.app.state.rules, Filters(team=team))
+            items = queries.stuck(conn, today(request), request.app.state.rules, Filters(team=team), limit)
         return [i.as_dict() for i in items]
 
     @app.get("/api/queue/{team}")

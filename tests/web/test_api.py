@@ -28,6 +28,7 @@ SUPERVISE = {Role.LEAD, Role.AUDITOR, Role.ADMIN}
 ENDPOINTS = [
     ("GET", f"/api/denials/{DENIAL}", READ),
     ("GET", "/api/stuck", READ),
+    ("GET", "/api/stuck?team=coding&limit=5", READ),
     ("GET", "/api/queue/coding", READ),
     ("GET", "/api/triage", READ),
     ("GET", "/api/escalations", SUPERVISE),
