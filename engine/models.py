@@ -38,6 +38,8 @@ OPEN_INCLUDE = ["state", "team", "owner", "received_at", "touches", "next_action
 RECEIVED_INCLUDE = ["payer_id", "category", "owner", "site", "team", "primary_group", "primary_reason", "denied_cents",
                     "first_touch_at"]  # fmt: skip
 CLOSED_INCLUDE = ["received_at", "touches", "root_cause", "payer_id", "category", "site", "team"]
+#: Only closed denials: the open ones, which every touch updates, stay out of it.
+CLOSED_SQL = "closed_at IS NOT NULL"
 
 
 class Denial(SQLModel, table=True):
@@ -51,7 +53,13 @@ class Denial(SQLModel, table=True):
         Index("ix_denials_claim", "payer_id", "claim_control_number"),
         # what the dashboard reads (engine/kpis.py), answered from the index alone on PostgreSQL
         Index("ix_denials_received", "received_at", postgresql_include=RECEIVED_INCLUDE),
-        Index("ix_denials_closed", "closed_at", postgresql_include=CLOSED_INCLUDE),
+        Index(
+            "ix_denials_closed",
+            "closed_at",
+            postgresql_include=CLOSED_INCLUDE,
+            postgresql_where=text(CLOSED_SQL),
+            sqlite_where=text(CLOSED_SQL),
+        ),
         Index(
             "ix_denials_open",
             "denied_cents",

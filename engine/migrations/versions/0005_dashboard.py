@@ -24,6 +24,7 @@ OPEN_INCLUDE = ["state", "team", "owner", "received_at", "touches", "next_action
 RECEIVED_INCLUDE = ["payer_id", "category", "owner", "site", "team", "primary_group", "primary_reason", "denied_cents",
                     "first_touch_at"]
 CLOSED_INCLUDE = ["received_at", "touches", "root_cause", "payer_id", "category", "site", "team"]
+CLOSED_SQL = "closed_at IS NOT NULL"
 
 revision: str = "0005"
 down_revision: str | Sequence[str] | None = "0004"
@@ -38,7 +39,8 @@ def upgrade() -> None:
         "WHERE a.denial_id = denials.id AND a.trigger = 'touch')"
     )
     op.create_index("ix_denials_received", "denials", ["received_at"], postgresql_include=RECEIVED_INCLUDE)
-    op.create_index("ix_denials_closed", "denials", ["closed_at"], postgresql_include=CLOSED_INCLUDE)
+    op.create_index("ix_denials_closed", "denials", ["closed_at"], postgresql_include=CLOSED_INCLUDE,
+                    postgresql_where=sa.text(CLOSED_SQL), sqlite_where=sa.text(CLOSED_SQL))  # fmt: skip
     op.create_index("ix_denials_open", "denials", ["denied_cents", "id"], postgresql_include=OPEN_INCLUDE,
                     postgresql_where=sa.text(OPEN_SQL), sqlite_where=sa.text(OPEN_SQL))  # fmt: skip
     outcomes = op.create_table(
