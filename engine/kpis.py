@@ -59,10 +59,15 @@ def _seconds_sum_pg(element: seconds_sum, compiler: Any, **kw: Any) -> str:
     return f"EXTRACT(EPOCH FROM SUM({later} - {earlier}))"
 
 
+def _unix_sqlite(timestamp: str) -> str:
+    """Seconds since the epoch of a timestamp SQLite stores as text."""
+    return f"CAST(STRFTIME('%s', {timestamp}) AS INTEGER)"
+
+
 @compiles(seconds_sum)
 def _seconds_sum_sqlite(element: seconds_sum, compiler: Any, **kw: Any) -> str:
     later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"SUM(CAST(STRFTIME('%s', {later}) AS INTEGER) - CAST(STRFTIME('%s', {earlier}) AS INTEGER))"
+    return f"SUM({_unix_sqlite(later)} - {_unix_sqlite(earlier)})"
 
 
 class weeks_since(FunctionElement[int]):
@@ -82,7 +87,7 @@ def _weeks_since_pg(element: weeks_since, compiler: Any, **kw: Any) -> str:
 @compiles(weeks_since)
 def _weeks_since_sqlite(element: weeks_since, compiler: Any, **kw: Any) -> str:
     at, start = (compiler.process(c, **kw) for c in element.clauses)
-    return f"((CAST(STRFTIME('%s', {at}) AS INTEGER) - {start}) / 604800)"
+    return f"(({_unix_sqlite(at)} - {start}) / 604800)"
 
 
 def roomy(conn: Connection) -> None:
