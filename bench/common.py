@@ -13,7 +13,7 @@ from bench.results import RESULTS
 from engine.config import Settings
 from engine.db import normalize_url, upgrade
 from engine.demo import SCENARIOS, demo_events
-from engine.events import denial_id_for, partition_key
+from engine.events import partition_key, receipt_denial_id
 from engine.kafka import ensure_topics, make_producer
 
 
@@ -28,7 +28,7 @@ def event_set(total: int, denials: int) -> list[tuple[bytes, bytes]]:
     for n in range(total - len(events)):
         rcv = open_receipts[n % len(open_receipts)]
         d = rcv["data"]
-        denial_id = denial_id_for(d["payer_id"], d["claim_control_number"], d["line"])
+        denial_id = receipt_denial_id(d)
         at = datetime.fromisoformat(rcv["occurred_at"]) + timedelta(days=30 + n // len(open_receipts))
         actor, role = actors[denial_id]
         events.append({"event_id": f"bench-touch-{n}", "type": "denial.touched", "denial_id": denial_id,

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from engine.events import Adjustment, denial_id_for
-from workflows.classification import classify
+from engine.events import Adjustment, receipt_denial_id
+from workflows.classification import ClaimContext, classify
 from workflows.routing import Routing
 
 PAYERS = [
@@ -143,9 +143,9 @@ def demo_events(
         receipt = _receipt(n, sc, rng, at)
         yield receipt
         d = receipt["data"]
-        denial_id = denial_id_for(d["payer_id"], d["claim_control_number"], d["line"])
+        denial_id = receipt_denial_id(d)
         category = classify(
-            [Adjustment(**a) for a in d["adjustments"]], d["remarks"], Decimal(d["paid_amount"])
+            [Adjustment(**a) for a in d["adjustments"]], d["remarks"], ClaimContext(paid=Decimal(d["paid_amount"]))
         ).category
         routed = routing.route(d["payer_id"], category, denial_id, {})[1] is not None
         path = ("touch",) * (extra_touches if routed else 0) + sc.path

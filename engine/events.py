@@ -6,6 +6,7 @@ discriminated union parses and validates the JSON in one call, and any failure i
 translated into a `Rejected` that names the field and the rule.
 """
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -77,11 +78,29 @@ class Patient(_Strict):
     dob: date | None = None
 
 
-class ReceivedData(_Strict):
+class SourceFile(_Strict):
+    """The 835 file a remittance event came from: its SHA-256 and the envelope warnings it
+    was accepted with, so a denial's audit entry names the file and its defects."""
+
+    digest: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    warnings: list[Text] = Field([], max_length=200)
+
+
+class RemitLineData(_Strict):
+    """One claim line (line 0: the whole claim) as a payer adjudicated it on a remittance.
+
+    Identity is the practice's claim line (DOMAIN.md): payer + the provider's claim id
+    (CLP01) + ``line_key`` (see `claim_line_key`); the payer's claim control number
+    (CLP07) is recorded per remittance and changes when the payer re-adjudicates."""
+
     payer_id: Text
     payer_name: Text
     claim_control_number: Text
-    line: int = Field(ge=0, description="service line number; 0 = denied at claim level")
+    line: int = Field(ge=0, description="service line position in the claim; 0 = the claim level")
+    line_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None, description="the claim line's identity within the claim; derived when absent (`claim_line_key`)"
+    )
+    line_control: Text | None = Field(None, description="REF*6R line item control number, when the claim sent one")
     patient_control_number: Text
     claim_status: Code | None = Field(None, description="CLP02 as the payer sent it (4 = denied)")
     procedure_code: Text | None = None
@@ -89,7 +108,7 @@ class ReceivedData(_Strict):
     units: Decimal | None = Field(None, ge=0, max_digits=10)
     billed_amount: Money
     paid_amount: Money = Decimal(0)
-    adjustments: list[Adjustment] = Field(min_length=1)
+    adjustments: list[Adjustment] = []
     remarks: list[Code] = []
     date_of_service: date
     remit_date: date
@@ -98,6 +117,24 @@ class ReceivedData(_Strict):
     payee_id: Text | None = None
     payment_trace: Text | None = None
     patient: Patient | None = None
+    source_file: SourceFile | None = None
+    collides_with: Text | None = Field(
+        None, description="another claim in the same file resolved to this line's identity; this one is kept apart"
+    )
+    after_reversal: Text | None = Field(
+        None, description="the payer claim control number this adjudication corrects (reversed just before it)"
+    )
+
+
+class ReceivedData(RemitLineData):
+    """A claim line the payer denied: at least one adjustment says why."""
+
+    adjustments: list[Adjustment] = Field(min_length=1)
+
+
+class PaidData(RemitLineData):
+    """A claim line a remittance adjudicated without a denial (paid, or left to the patient):
+    the payer's answer for a denial of the same claim line, if there is one."""
 
 
 class ReversedData(_Strict):
@@ -106,10 +143,21 @@ class ReversedData(_Strict):
 
     payer_id: Text
     claim_control_number: Text
+    patient_control_number: Text | None = None
     lines: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
+    line_keys: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        [], description="the reversed claim lines' identities (`claim_line_key`), claim level first"
+    )
     reversed_amount: Decimal = Field(max_digits=14, decimal_places=2)
     payment_trace: Text | None = None
     remit_date: date
+
+    def denial_ids(self) -> list[str]:
+        """The denials this reversal may touch: by claim line, or (logs before claim-line
+        identity) by the payer's claim control number and line position."""
+        if self.patient_control_number and self.line_keys:
+            return [denial_id_for(self.payer_id, self.patient_control_number, k) for k in self.line_keys]
+        return [legacy_denial_id_for(self.payer_id, self.claim_control_number, n) for n in self.lines]
 
 
 class AssignedData(_Strict):
@@ -252,31 +300,86 @@ class _Envelope(_Strict):
         return self
 
 
-def denial_id_for(payer_id: str, claim_control_number: str, line: int) -> str:
-    """The deterministic denial id: one payer claim line is one denial, however often sent."""
+CLAIM_LEVEL = "0"
+
+
+def claim_line_key(
+    line: int, line_control: str | None, procedure: str | None, modifiers: Sequence[str], service_date: str | None,
+    occurrence: int = 1,
+) -> str:  # fmt: skip
+    """A claim line's identity within its claim: ``0`` for the claim level, else the line item
+    control number (REF*6R) the practice sent, else procedure, modifiers, service date and
+    which exact repeat of those this is."""
+    if line == 0:
+        return CLAIM_LEVEL
+    if line_control:
+        return f"6R:{line_control}"
+    return f"{procedure or ''}:{'-'.join(modifiers)}:{service_date or ''}:{occurrence}"
+
+
+def denial_id_for(payer_id: str, patient_control_number: str, line_key: str) -> str:
+    """The deterministic denial id: one practice claim line at one payer is one denial."""
+    return uuid5(_DENIAL_NAMESPACE, f"{payer_id}|pcn:{patient_control_number}|{line_key}").hex
+
+
+def legacy_denial_id_for(payer_id: str, claim_control_number: str, line: int) -> str:
+    """The id denials had before claim-line identity (payer claim control number + line
+    position): kept so their logs still replay and their reversals still match."""
     return uuid5(_DENIAL_NAMESPACE, f"{payer_id}|{claim_control_number}|{line}").hex
 
 
-class DenialReceived(_Envelope):
-    type: Literal["denial.received"]
-    data: ReceivedData
+def receipt_denial_id(data: dict[str, Any]) -> str:
+    """The denial id a receipt's (or paid line's) data resolves to, read from the raw data
+    (it runs before validation, on every receipt: no second pass over the model)."""
+    key = _text(data.get("line_key"))
+    if not key:
+        modifiers = [_text(m) for m in data.get("modifiers") or ()]
+        key = claim_line_key(int(data["line"]), _text(data.get("line_control")), _text(data.get("procedure_code")),
+                             modifiers, _text(data.get("date_of_service")))  # fmt: skip
+    return denial_id_for(_text(data["payer_id"]), _text(data["patient_control_number"]), key)
+
+
+def _text(value: Any) -> str:
+    return str(value).strip() if value is not None else ""
+
+
+class _RemitLineEnvelope(_Envelope):
+    """Receipts and paid lines carry their denial id in their data; a given id must agree."""
 
     @model_validator(mode="before")
     @classmethod
     def _derive_denial_id(cls, raw: Any) -> Any:
         data = raw.get("data") if isinstance(raw, dict) else None
-        if isinstance(data, dict) and {"payer_id", "claim_control_number", "line"} <= data.keys():
-            try:
-                derived = denial_id_for(
-                    str(data["payer_id"]).strip(), str(data["claim_control_number"]).strip(), int(data["line"])
-                )
-            except (TypeError, ValueError):
-                return raw
-            given = raw.get("denial_id")
-            if given is not None and given != derived:
-                raise ValueError(f"denial_id {given!r} differs from the id derived from payer, claim and line")
-            return {**raw, "denial_id": derived}
-        return raw
+        if not isinstance(data, dict):
+            return raw
+        try:
+            derived = receipt_denial_id(data)
+        except (KeyError, TypeError, ValueError):
+            return raw  # the field-level validation names what is wrong
+        given = raw.get("denial_id")
+        if given is not None and given != derived and given != _legacy_id(data):
+            raise ValueError(f"denial_id {given!r} differs from the id derived from payer, claim and line")
+        return raw if given is not None else {**raw, "denial_id": derived}
+
+
+def _legacy_id(data: dict[str, Any]) -> str | None:
+    try:
+        return legacy_denial_id_for(str(data["payer_id"]).strip(), str(data["claim_control_number"]).strip(),
+                                    int(data["line"]))  # fmt: skip
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class DenialReceived(_RemitLineEnvelope):
+    type: Literal["denial.received"]
+    data: ReceivedData
+
+
+class DenialPaid(_RemitLineEnvelope):
+    """A later remittance adjudicated the claim line without denying it."""
+
+    type: Literal["denial.paid"]
+    data: PaidData
 
 
 class DenialReversed(_Envelope):
@@ -360,6 +463,7 @@ class AuthorizationRecorded(_Envelope):
 
 Event = Annotated[
     DenialReceived
+    | DenialPaid
     | DenialAssigned
     | DenialTouched
     | DenialAppealed

@@ -22,10 +22,10 @@ from engine import store
 from engine.audit import entry_hash
 from engine.clock import Clock
 from engine.errors import Rejected
-from engine.events import SCHEMA_VERSION, decode, denial_id_for
+from engine.events import SCHEMA_VERSION, decode
 from engine.messages import Message
 from engine.models import transition_id
-from workflows.apply import Context, Policy, Step, apply_event, cents
+from workflows.apply import SETTLED, Context, Policy, Step, apply_event, cents
 from workflows.authorization import AuthRecord
 from workflows.denial import State
 from workflows.escalation import EscalationRules, desired_timers
@@ -109,8 +109,7 @@ def _denial_ids(event: Any) -> list[str]:
     if event.type == "authorization.recorded":
         return []
     if event.type == "denial.reversed":
-        d = event.data
-        return [denial_id_for(d.payer_id, d.claim_control_number, line) for line in d.lines]
+        return event.data.denial_ids()
     return [event.denial_id]
 
 
@@ -127,8 +126,8 @@ def _reschedule(
     wanted = desired_timers(denial, rules)
     for rule, (due, detail) in wanted.items():
         row = rows.get(rule)
-        if row is not None and row.active and row.due_at == due:
-            continue  # unchanged: a fired one stays fired
+        if row is not None and row.due_at == due and (row.active or row.fired_at is not None):
+            continue  # unchanged; a timer that fired for this moment stays fired, even when wanted again
         generation = row.generation + 1 if row is not None else 1
         rows[rule] = SimpleNamespace(denial_id=denial.id, rule=rule, generation=generation, active=True,
                                      due_at=due, detail=detail, fired_at=None)  # fmt: skip
@@ -167,14 +166,26 @@ def _record_authorization(write: store.BatchWrite, event: Any, context: Context,
     known[:] = [a for a in known if a.reference != record.reference] + [record]
 
 
-def _review_reversal(write: store.BatchWrite, event: Any, now: datetime) -> None:
-    """A reversal that matches no denial (usually of a paid claim) is kept for a person."""
-    data = event.data.model_dump(mode="json")
+def _review(write: store.BatchWrite, kind: str, event: Any, now: datetime) -> None:
+    """Keep what a person must look at: a reversal that matches no denial (usually of a paid
+    claim), a claim line two claims of one file resolved to, money after a denial settled."""
+    data = event.data.model_dump(mode="json", exclude={"patient"})
     write.reviews.append({
-        "kind": "reversal_unmatched", "event_id": event.event_id, "payer_id": data["payer_id"],
+        "kind": kind, "event_id": event.event_id, "payer_id": data["payer_id"],
         "claim_control_number": data["claim_control_number"], "detail": data, "created_at": now,
     })  # fmt: skip
-    log.info("reversal.unmatched", event_id=event.event_id, payer_id=data["payer_id"])
+    log.info("review.created", kind=kind, event_id=event.event_id, payer_id=data["payer_id"])
+
+
+def _review_kind(event: Any, before: SimpleNamespace | None) -> str | None:
+    """Whether a remittance line that passed its guards also needs a person's eye."""
+    if event.type not in ("denial.received", "denial.paid"):
+        return None
+    if before is None and event.data.collides_with:
+        return "identity_collision"
+    if before is not None and before.state in SETTLED:
+        return "remittance_after_settled"
+    return None
 
 
 def _outcome_event(denial: SimpleNamespace, entry: dict[str, Any]) -> dict[str, Any] | None:
@@ -182,8 +193,8 @@ def _outcome_event(denial: SimpleNamespace, entry: dict[str, Any]) -> dict[str, 
     trigger = entry["trigger"]
     if trigger == "write_off":
         kind = "written_off"
-    elif trigger in ("resolve", "uphold") and entry["from_state"] == "appealed":
-        kind = "overturned" if trigger == "resolve" else "upheld"
+    elif trigger in ("resolve", "settle", "uphold") and entry["from_state"] == "appealed":
+        kind = "upheld" if trigger == "uphold" else "overturned"
     else:
         return None
     amount = entry["payload"].get("amount") if kind == "written_off" else None
@@ -255,19 +266,26 @@ class Processor:
         now: datetime,
     ) -> str:
         """Apply one valid event; return the outcome to record, or raise `Rejected`."""
-        if event.type == "denial.timer_fired" and _stale(event, timers):
-            return "timer.stale"
+        if event.type == "denial.timer_fired":
+            if _stale(event, timers):
+                return "timer.stale"
+            # it fired: known here even before the timer service's mark is visible to this batch
+            timers[event.denial_id][event.data.rule].fired_at = now
         if event.type == "authorization.recorded":
             _record_authorization(result.write, event, context, now)
             return "applied"
         if event.type == "denial.reversed":
             matched = [i for i in _denial_ids(event) if i in current]
             if not matched:
-                _review_reversal(result.write, event, now)
+                _review(result.write, "reversal_unmatched", event, now)
                 return "review.reversal_unmatched"
+        elif event.type == "denial.paid" and event.denial_id not in current:
+            return "no_denial"  # a paid line no denial is open for: the usual case
         else:
             matched = [event.denial_id]
         changes = [apply_event(event, current.get(i), self.policy, context) for i in matched]
+        if kind := _review_kind(event, current.get(event.denial_id)):
+            _review(result.write, kind, event, now)
         for denial, steps in changes:  # every denial passed its guards: now change them
             _track_open_work(context, result.write, current.get(denial.id), denial)
             current[denial.id] = denial

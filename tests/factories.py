@@ -4,7 +4,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.events import denial_id_for, parse
+from engine.events import parse, receipt_denial_id
 
 _ids = itertools.count(1)
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
@@ -48,8 +48,17 @@ def received_doc(
 
 
 def received_id(doc: dict[str, Any]) -> str:
-    d = doc["data"]
-    return denial_id_for(d["payer_id"], d["claim_control_number"], d["line"])
+    return receipt_denial_id(doc["data"])
+
+
+def later_remit(doc: dict[str, Any], kind: str, paid: str, adjustments: list[tuple[str, str, str]] | None = None,
+                trace: str = "TRN-LATER") -> dict[str, Any]:  # fmt: skip
+    """The same claim line on a later remittance: re-adjudicated (new ICN and trace), paid or denied."""
+    data = {**doc["data"], "claim_control_number": f"{doc['data']['claim_control_number']}-R", "payment_trace": trace,
+            "paid_amount": paid, "remit_date": "2026-11-02",
+            "adjustments": [{"group": g, "reason": r, "amount": a} for g, r, a in adjustments or []]}  # fmt: skip
+    return {**doc, "event_id": f"{kind}-{trace}-{next(_ids)}", "type": kind, "data": data,
+            "occurred_at": (T0 + timedelta(days=32)).isoformat()}  # fmt: skip
 
 
 def event_doc(

@@ -17,9 +17,10 @@ from engine.errors import Rejected
 from engine.events import ReceivedData
 from workflows import guards
 from workflows.authorization import AuthRecord, ClaimLine
-from workflows.classification import Classification, is_denial_adjustment
+from workflows.classification import Classification
 from workflows.denial import CREATE_TRIGGER, State, fire
 from workflows.escalation import FLAGGING, EscalationRules
+from workflows.payers import DeadlineSet
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +51,9 @@ class Policy(Protocol):
 
     def check_authorization(self, line: ClaimLine, records: Sequence[AuthRecord]) -> dict[str, Any]: ...
 
-    def deadlines(self, data: ReceivedData, category: str) -> dict[str, str]: ...
+    def deadlines(self, data: ReceivedData, category: str, received: date) -> DeadlineSet: ...
 
-    def priority(self, denied_cents: int, deadlines: Mapping[str, str], received: date) -> str: ...
+    def priority(self, denied_cents: int, deadlines: Mapping[str, date], received: date) -> str: ...
 
     def touch_escalates(self, touches: int) -> bool: ...
 
@@ -70,7 +71,8 @@ TIERS = ("batch", "standard", "middle", "high", "urgent")
 
 def priority_band(denied_cents: int, days_to_deadline: int | None = None, urgent_within_days: int = 30) -> str:
     """DOMAIN.md's value tiers (the high-value middle layer is $250-$1,500, sub-$100 is the
-    weekly batch), raised one tier when a payer deadline is near at receipt."""
+    weekly batch), raised one tier when a payer deadline still ahead is near at receipt (one
+    already past raises nothing: it is a lead's write-off or proof-of-timely-filing call)."""
     if denied_cents >= 150_000:
         tier = 3
     elif denied_cents >= 25_000:
@@ -79,7 +81,7 @@ def priority_band(denied_cents: int, days_to_deadline: int | None = None, urgent
         tier = 1
     else:
         tier = 0
-    if days_to_deadline is not None and days_to_deadline <= urgent_within_days:
+    if days_to_deadline is not None and 0 <= days_to_deadline <= urgent_within_days:
         tier += 1
     return TIERS[min(tier, len(TIERS) - 1)]
 
@@ -88,14 +90,14 @@ def apply_event(
     event: Any, denial: SimpleNamespace | None, policy: Policy, context: Context | None = None
 ) -> tuple[SimpleNamespace, list[Step]]:
     """Return the denial after the event and the steps taken, or raise `Rejected`."""
-    if event.type == "denial.received":
-        if denial is not None:
-            raise Rejected("workflow.denial_exists", f"denial {event.denial_id} was already received", "denial_id")
+    if event.type == "denial.received" and denial is None:
         guards.check_actor(event, None)
         return _receive(event, policy, context or Context())
     if denial is None:
         raise Rejected("workflow.unknown_denial", f"no denial {event.denial_id}", "denial_id")
     guards.check_actor(event, denial)
+    if event.type in ("denial.received", "denial.paid"):
+        return _remit_answer(event, denial)
     if event.type == "denial.reversed":
         return _reversed(event, denial)
     if event.type == "denial.timer_fired":
@@ -156,6 +158,47 @@ def _reversed(event: Any, denial: SimpleNamespace) -> tuple[SimpleNamespace, lis
     return work, [Step("note_reversal", denial.state, denial.state, reason, reversal)]
 
 
+#: Where a later remittance finds the denial already settled: it is recorded, nothing moves.
+SETTLED = frozenset({State.RESOLVED, State.WRITTEN_OFF, State.CLOSED})
+#: Waiting for the payer's answer to an appeal or a corrected claim.
+AWAITING_PAYER = frozenset({State.APPEALED, State.RESUBMITTED})
+
+
+def _remit_answer(event: Any, denial: SimpleNamespace) -> tuple[SimpleNamespace, list[Step]]:
+    """A later remittance for the denial's claim line is the payer's answer (DOMAIN.md): paid
+    resolves it with the payment as closure evidence; denied again is upheld (back to
+    `worked` from an appeal or resubmission, owner and touches kept); a payment with a
+    denial left is partial (recorded, the remainder stays open). On a settled denial the
+    answer is recorded and the state stays."""
+    data = event.data
+    work = SimpleNamespace(**vars(denial))
+    work.outcome = dict(denial.outcome or {})
+    paid = data.paid_amount
+    answer = {
+        "outcome": "paid" if event.type == "denial.paid" else ("partial" if paid > 0 else "denied_again"),
+        "paid_amount": str(paid), "payment_trace": data.payment_trace, "icn": data.claim_control_number,
+        "remit_date": data.remit_date.isoformat(),
+        "reasons": [f"{a.group}-{a.reason}" for a in data.adjustments], "remarks": list(data.remarks),
+        "file_digest": data.source_file.digest if data.source_file else None, "after_reversal": data.after_reversal,
+    }  # fmt: skip
+    work.outcome["remittances"] = [*work.outcome.get("remittances", []), answer]
+    payload = data.model_dump(mode="json")
+    where = f"remittance {data.payment_trace or '-'} of {data.remit_date} (ICN {data.claim_control_number})"
+    if denial.state in SETTLED:
+        return work, [Step("note_remit", denial.state, denial.state, f"{answer['outcome']} on {where}", payload)]
+    if answer["outcome"] == "paid":
+        source, dest = fire(work, "settle")
+        work.resolution = "paid"
+        work.outcome["payer_response"] = {"outcome": "paid", **{k: answer[k] for k in ("paid_amount", "payment_trace",
+                                          "icn", "remit_date", "file_digest")}}  # fmt: skip
+        return work, [Step("settle", source, dest, f"paid {paid} on {where}", payload)]
+    reason = f"denied again on {where}" if paid == 0 else f"partial payment {paid} on {where}; the rest stays open"
+    if denial.state in AWAITING_PAYER:
+        source, dest = fire(work, "uphold")
+        return work, [Step("uphold", source, dest, reason, payload)]
+    return work, [Step("note_remit", denial.state, denial.state, reason, payload)]
+
+
 def _auth_check(data: ReceivedData, policy: Policy, context: Context) -> dict[str, Any]:
     member = data.patient.member_id if data.patient else None
     records = context.authorizations.get((data.payer_id, member), ()) if member else ()
@@ -166,10 +209,7 @@ def _auth_check(data: ReceivedData, policy: Policy, context: Context) -> dict[st
 def _receive(event: Any, policy: Policy, context: Context) -> tuple[SimpleNamespace, list[Step]]:
     data: ReceivedData = event.data
     decided = policy.classify(data)
-    denied = sum(
-        (a.amount for a in data.adjustments if is_denial_adjustment(a.reason, a.amount, data.paid_amount)),
-        Decimal(0),
-    )
+    denied = sum((Decimal(r["amount"]) for r in decided.reasons), Decimal(0))
     denied = denied or max(data.billed_amount - data.paid_amount, Decimal(0))
     denial = SimpleNamespace(
         id=event.denial_id,
@@ -220,10 +260,13 @@ def _receive(event: Any, policy: Policy, context: Context) -> tuple[SimpleNamesp
     for name in ("category", "side", "team", "preventable", "liability", "primary_group", "primary_reason"):
         setattr(denial, name, getattr(decided, name))
     classified = decided.as_dict()
-    deadlines = classified["deadlines"] = policy.deadlines(data, decided.category)
-    for name, day in deadlines.items():
-        setattr(denial, f"{name}_deadline", date.fromisoformat(day))
-    denial.priority = classified["priority"] = policy.priority(denial.denied_cents, deadlines, event.occurred_at.date())
+    dated = policy.deadlines(data, decided.category, event.occurred_at.date())
+    classified.update(dated.recorded)  # each deadline's kind, basis and basis date; the payer profile
+    for name, day in dated.dates.items():
+        setattr(denial, f"{name}_deadline", day)
+    denial.payer_profile_known = dated.profile_known
+    denial.priority = classified["priority"] = policy.priority(denial.denied_cents, dated.dates,
+                                                               event.occurred_at.date())  # fmt: skip
     if decided.category == "authorization":
         denial.auth_check = classified["auth_check"] = _auth_check(data, policy, context)
     steps.append(Step("classify", *fire(denial, "classify"), decided.note, classified))

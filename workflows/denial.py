@@ -29,7 +29,7 @@ class State(StrEnum):
 S = State
 
 #: Every legal move. ``resolved`` is DOMAIN.md's "ready to close": the payer paid
-#: a resubmission or overturned an appeal.
+#: (a later remittance, or a resubmission or appeal answered) or overturned an appeal.
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "classify", "source": S.RECEIVED, "dest": S.CLASSIFIED},
     {"trigger": "assign", "source": S.CLASSIFIED, "dest": S.ASSIGNED},
@@ -39,6 +39,12 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "write_off", "source": [S.WORKED, S.ESCALATED], "dest": S.WRITTEN_OFF},
     {"trigger": "resolve", "source": [S.APPEALED, S.RESUBMITTED], "dest": S.RESOLVED},
     {"trigger": "uphold", "source": [S.APPEALED, S.RESUBMITTED], "dest": S.WORKED},
+    # a later remittance paid the claim line, whatever was being done about it
+    {
+        "trigger": "settle",
+        "source": [S.CLASSIFIED, S.ASSIGNED, S.WORKED, S.ESCALATED, S.APPEALED, S.RESUBMITTED],
+        "dest": S.RESOLVED,
+    },
     {"trigger": "escalate", "source": [S.CLASSIFIED, S.ASSIGNED, S.WORKED], "dest": S.ESCALATED},
     {"trigger": "reassign", "source": [S.ESCALATED, S.ASSIGNED, S.WORKED], "dest": S.ASSIGNED},
     {"trigger": "close", "source": [S.RESOLVED, S.WRITTEN_OFF], "dest": S.CLOSED},

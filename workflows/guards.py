@@ -15,13 +15,14 @@ ROLES_BY_EVENT: dict[str, frozenset[Role]] = {
     "denial.reassigned": frozenset({Role.LEAD}),
     "denial.reopened": frozenset({Role.LEAD}),
     "denial.reversed": frozenset({Role.SYSTEM}),
+    "denial.paid": frozenset({Role.SYSTEM}),
     "denial.timer_fired": frozenset({Role.SYSTEM}),
     "denial.deadline_extended": frozenset({Role.SYSTEM, Role.LEAD}),
     "authorization.recorded": frozenset({Role.SYSTEM, Role.STAFF, Role.LEAD, Role.ADMIN}),
 }
-#: Events that may still land on a closed denial: a lead's reopen, and a payer's reversal
-#: (money taken back after closing must show on the record).
-_AFTER_CLOSE = frozenset({"denial.reopened", "denial.reversed"})
+#: Events that may still land on a closed denial: a lead's reopen, and the payer's own
+#: file (money taken back, paid or denied again after closing must show on the record).
+_AFTER_CLOSE = frozenset({"denial.reopened", "denial.reversed", "denial.received", "denial.paid"})
 #: Events only the denial's named owner (as staff) or a lead may send.
 OWNER_OR_LEAD = frozenset({"denial.touched", "denial.appealed", "denial.resubmitted", "denial.closed"})
 

@@ -8,9 +8,9 @@ from typing import Any
 from engine.events import ReceivedData
 from workflows.apply import priority_band
 from workflows.authorization import AuthRecord, ClaimLine, check_authorization
-from workflows.classification import Classification, classify
+from workflows.classification import ClaimContext, Classification, classify
 from workflows.escalation import EscalationRules
-from workflows.payers import PayerPolicies
+from workflows.payers import BasisDates, DeadlineSet, PayerPolicies
 from workflows.routing import Routing
 
 
@@ -28,20 +28,22 @@ class LivePolicy:
         return self.routing.first_action_days
 
     def classify(self, data: ReceivedData) -> Classification:
-        return classify(data.adjustments, data.remarks, data.paid_amount)
+        return classify(data.adjustments, data.remarks, ClaimContext(data.claim_status, data.paid_amount))
 
     def check_authorization(self, line: ClaimLine, records: Sequence[AuthRecord]) -> dict[str, Any]:
         return check_authorization(line, records)
 
-    def deadlines(self, data: ReceivedData, category: str) -> dict[str, str]:
-        return self.payers.deadlines(data.payer_id, data.date_of_service, data.remit_date, category)
+    def deadlines(self, data: ReceivedData, category: str, received: date) -> DeadlineSet:
+        basis = BasisDates(data.date_of_service, data.remit_date)  # an 835 carries no submission date
+        return self.payers.deadlines(data.payer_id, category, basis, received)
 
     def touch_escalates(self, touches: int) -> bool:
         return touches >= self.escalation.touch_limit
 
-    def priority(self, denied_cents: int, deadlines: Mapping[str, str], received: date) -> str:
-        nearest = min(((date.fromisoformat(d) - received).days for d in deadlines.values()), default=None)
-        return priority_band(denied_cents, nearest, self.payers.urgent_within_days)
+    def priority(self, denied_cents: int, deadlines: Mapping[str, date], received: date) -> str:
+        """A deadline already past at receipt lifts nothing: only the nearest one still ahead counts."""
+        ahead = ((d - received).days for d in deadlines.values() if d >= received)
+        return priority_band(denied_cents, min(ahead, default=None), self.payers.urgent_within_days)
 
     def route(
         self, payer_id: str, category: str, denial_id: str, open_work: Mapping[str, int]
@@ -56,7 +58,7 @@ class RecordedPolicy:
     def __init__(
         self, classify_payload: dict[str, Any], assign_payload: dict[str, Any] | None, first_action_days: int
     ) -> None:
-        self._classification = Classification(**{k: classify_payload[k] for k in Classification.__slots__})
+        self._classification = Classification.from_dict(classify_payload)
         self._auth_check: dict[str, Any] = classify_payload.get("auth_check", {})
         self._classified = classify_payload
         self.escalated_on_touch = False
@@ -70,10 +72,10 @@ class RecordedPolicy:
     def check_authorization(self, line: ClaimLine, records: Sequence[AuthRecord]) -> dict[str, Any]:
         return self._auth_check
 
-    def deadlines(self, data: ReceivedData, category: str) -> dict[str, str]:
-        return self._classified.get("deadlines", {})
+    def deadlines(self, data: ReceivedData, category: str, received: date) -> DeadlineSet:
+        return DeadlineSet.from_recorded(self._classified)
 
-    def priority(self, denied_cents: int, deadlines: Mapping[str, str], received: date) -> str:
+    def priority(self, denied_cents: int, deadlines: Mapping[str, date], received: date) -> str:
         return self._classified.get("priority") or priority_band(denied_cents)
 
     def touch_escalates(self, touches: int) -> bool:

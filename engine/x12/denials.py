@@ -1,28 +1,36 @@
-"""Decide what in a remittance is a denial, and write it as `denial.received` events.
+"""Decide what in a remittance is a denial or a payer's answer, and write it as events.
 
-DOMAIN.md's rules, applied per claim: a service line with a denial adjustment is one
-denial; claim-level denial adjustments make one claim-level denial (line 0); a
-claim the payer denied outright (status 4) with no such adjustment is one claim-level
-denial. Patient cost share (PR-1/2/3), CO-45 on a paid line and the other codes the
-mapping marks ``not_a_denial`` are skipped, never counted. A reversal (status 22)
-never creates a denial: it becomes one `denial.reversed` event for the claim.
-Ids are derived from the remittance's content, so the same file twice yields the
-same events.
+DOMAIN.md's rules, applied per claim with the claim around each code
+(`workflows.classification`): a service line with a denial adjustment is one denial;
+claim-level denial adjustments make one claim-level denial (line 0); a claim the
+payer denied outright (status 4) with no such adjustment and nothing left to the
+patient is one claim-level denial. A line (or claim) paid without a denial becomes a
+`denial.paid` event: the payer's answer to a denial of the same claim line, if there
+is one. A predetermination (status 25) yields nothing; a reversal (status 22) one
+`denial.reversed` event, and the adjudication that follows it for the same claim is
+linked to it.
+
+Identity is the practice's claim line (`engine.events.claim_line_key`): two claims of
+one file that resolve to the same claim line are both kept, the later one
+disambiguated by its position, and the collision is counted and flagged. Event ids
+derive from the remittance's content, so the same file twice yields the same events.
 """
 
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid5
 
-from engine.events import denial_id_for
+from engine.events import CLAIM_LEVEL, claim_line_key, denial_id_for
 from engine.x12.remit import Adjustment, Claim, Remittance, ServiceLine
 from engine.x12.tokens import X12Error
-from workflows.classification import is_denial_adjustment
+from workflows.classification import NEVER_DENIED, ClaimContext, denial_adjustments
 
 DENIED = "4"
 REVERSAL = "22"
+PREDETERMINATION = "25"
 ACTOR = "clearinghouse"
 _EVENT_NAMESPACE = UUID("0b6e51a1-77a4-4f0e-8d52-6f1f3c9a2e71")
 
@@ -34,19 +42,16 @@ class Tally:
     claims: int = 0
     paid_lines: int = 0
     denials: int = 0
+    answers: int = 0
     reversals: int = 0
+    predeterminations: int = 0
     skipped_adjustments: int = 0
     denied_without_reasons: int = 0
+    collisions: int = 0
 
     def add(self, other: "Tally") -> None:
         for name in self.__slots__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-def event_id(remit: Remittance, claim: Claim, kind: str, line: int) -> str:
-    """Deterministic: one payer's trace number, claim and line name the event."""
-    key = f"{remit.payer_id}|{remit.trace}|{claim.claim_control_number}|{claim.patient_control_number}|{kind}|{line}"
-    return f"835-{uuid5(_EVENT_NAMESPACE, key).hex}"
 
 
 def _payer(remit: Remittance, claim: Claim) -> tuple[str, str]:
@@ -71,102 +76,186 @@ def _adjustment_docs(adjustments: list[Adjustment]) -> list[dict[str, Any]]:
     ]
 
 
-def _denial_adjustments(adjustments: list[Adjustment], paid: Decimal) -> int:
-    return sum(1 for a in adjustments if is_denial_adjustment(a.reason, a.amount, paid))
-
-
 def _claim_date(claim: Claim) -> date | None:
     dates = [d for d in (line.service_date for line in claim.lines) if d is not None]
     return claim.statement_date or (min(dates) if dates else None)
 
 
-def _received(
-    remit: Remittance, claim: Claim, line: ServiceLine | None, adjustments: list[Adjustment], now: datetime
-) -> dict[str, Any]:
-    payer_id, payer_name = _payer(remit, claim)
-    number = line.number if line else 0
-    service_date = (line.service_date if line else None) or _claim_date(claim) or remit.payment_date
-    remit_date = remit.payment_date or now.date()
-    remarks = line.remarks if line else claim.remarks
-    patient = {"name": claim.patient_name, "member_id": claim.member_id}
-    data: dict[str, Any] = {
-        "payer_id": payer_id,
-        "payer_name": payer_name,
-        "claim_control_number": _ccn(claim),
-        "line": number,
-        "patient_control_number": claim.patient_control_number,
-        "claim_status": claim.status,
-        "procedure_code": line.procedure if line else None,
-        "modifiers": list(line.modifiers) if line else [],
-        "units": str(line.units) if line and line.units is not None else None,
-        "billed_amount": str(line.charge if line else claim.charge),
-        "paid_amount": str(line.paid if line else claim.paid),
-        "adjustments": _adjustment_docs(adjustments),
-        "remarks": list(dict.fromkeys(remarks)),
-        "date_of_service": (service_date or remit_date).isoformat(),
-        "remit_date": remit_date.isoformat(),
-        "rendering_npi": claim.rendering_npi if claim.rendering_npi and len(claim.rendering_npi) == 10 else None,
-        "site": remit.payee_name,
-        "payee_id": remit.payee_id,
-        "payment_trace": remit.trace,
-        "patient": {k: v for k, v in patient.items() if v} or None,
-    }
-    return {
-        "event_id": event_id(remit, claim, "received", number),
-        "type": "denial.received",
-        "occurred_at": _occurred(remit, now).isoformat(),
-        "actor": ACTOR,
-        "role": "system",
-        "data": {k: v for k, v in data.items() if v is not None},
-    }
+def _line_keys(claim: Claim) -> list[str]:
+    """Each service line's identity within the claim, exact repeats numbered in order."""
+    seen: Counter[tuple[str, ...]] = Counter()
+    keys = []
+    for line in claim.lines:
+        day = line.service_date or claim.statement_date
+        day_text = day.isoformat() if day else None
+        procedure = line.billed_procedure or line.procedure
+        repeat = (procedure, *line.modifiers, day_text or "")
+        seen[repeat] += 1
+        keys.append(claim_line_key(line.number, line.line_control, procedure, line.modifiers, day_text, seen[repeat]))
+    return keys
 
 
-def _reversed(remit: Remittance, claim: Claim, now: datetime) -> dict[str, Any]:
-    payer_id, _ = _payer(remit, claim)
-    ccn = _ccn(claim)
-    return {
-        "event_id": event_id(remit, claim, "reversed", 0),
-        "type": "denial.reversed",
-        "denial_id": denial_id_for(payer_id, ccn, 0),
-        "occurred_at": _occurred(remit, now).isoformat(),
-        "actor": ACTOR,
-        "role": "system",
-        "data": {
+def _left_to_patient(adjustments: list[Adjustment]) -> bool:
+    return any(a.group == "PR" and a.amount > 0 for a in adjustments)
+
+
+def _denied_without_reason(claim: Claim, line: ServiceLine) -> int:
+    """A line of a denied claim (status 4) that got nothing, owed by nobody, whose adjustments
+    say nothing in denial terms: still denied, for a person to read (counts all its adjustments)."""
+    if claim.status != DENIED or line.paid != 0 or _left_to_patient(line.adjustments):
+        return 0
+    return len(line.adjustments) if sum(a.amount for a in line.adjustments) > 0 else 0
+
+
+class RemittanceEvents:
+    """Turns one file's claims into events, keeping its claim lines apart.
+
+    One instance per file: it remembers which claim each claim line came from (to
+    report two claims resolving to one claim line) and which claims the payer just
+    reversed (to link the corrected adjudication that follows)."""
+
+    def __init__(self, now: datetime, capitated_payers: Collection[str] = ()) -> None:
+        self.now = now
+        self.capitated = frozenset(capitated_payers)
+        self._claim_of: dict[str, int] = {}  # denial id -> position of the claim that produced it
+        self._reversed: dict[tuple[str, str], str] = {}  # (payer, CLP01) -> reversed claim control number
+
+    def __call__(self, remit: Remittance, claim: Claim) -> tuple[list[dict[str, Any]], Tally]:
+        """The events one claim produces, and what it counted."""
+        tally = Tally(claims=1, paid_lines=sum(1 for line in claim.lines if line.paid > 0))
+        payer_id, _ = _payer(remit, claim)
+        if claim.status == REVERSAL:
+            tally.reversals = 1
+            self._reversed[(payer_id, claim.patient_control_number)] = _ccn(claim)
+            return [self._reversal(remit, claim, payer_id)], tally
+        if claim.status == PREDETERMINATION:
+            tally.predeterminations = 1
+            tally.skipped_adjustments = len(claim.adjustments) + sum(len(line.adjustments) for line in claim.lines)
+            return [], tally
+        after_reversal = self._reversed.pop((payer_id, claim.patient_control_number), None)
+        capitated = payer_id in self.capitated
+        events: list[dict[str, Any]] = []
+        every_remark = [*claim.remarks, *(r for line in claim.lines for r in line.remarks)]
+        for line, key in zip(claim.lines, _line_keys(claim), strict=True):
+            ctx = ClaimContext(claim.status, line.paid, capitated)
+            denying = len(denial_adjustments(line.adjustments, ctx)) or _denied_without_reason(claim, line)
+            tally.skipped_adjustments += len(line.adjustments) - denying
+            if denying:
+                events.append(self._line_event(remit, claim, line, key, line.adjustments,
+                                               [*line.remarks, *claim.remarks], "denial.received"))  # fmt: skip
+            elif line.paid > 0:
+                events.append(self._line_event(remit, claim, line, key, line.adjustments, line.remarks, "denial.paid"))
+        claim_ctx = ClaimContext(claim.status, claim.paid, capitated)
+        claim_level = len(denial_adjustments(claim.adjustments, claim_ctx))
+        tally.skipped_adjustments += len(claim.adjustments) - claim_level
+        received = sum(1 for e in events if e["type"] == "denial.received")
+        if claim_level:
+            events.insert(0, self._line_event(remit, claim, None, CLAIM_LEVEL, claim.adjustments, every_remark,
+                                              "denial.received"))  # fmt: skip
+        elif claim.status == DENIED and not received and claim.paid == 0:
+            # denied outright, but no adjustment says why in denial terms: the claim is the
+            # denial, carrying whatever was sent (classification sends it to a reviewer),
+            # unless what was sent leaves the amount to the patient (a deductible, not a denial)
+            sent = claim.adjustments or [a for line in claim.lines for a in line.adjustments]
+            if not sent:
+                tally.denied_without_reasons = 1
+            elif not _left_to_patient(sent):
+                events.insert(0, self._line_event(remit, claim, None, CLAIM_LEVEL, sent, every_remark,
+                                                  "denial.received"))  # fmt: skip
+                tally.skipped_adjustments -= len(sent)
+        elif claim.paid > 0 and claim.status not in NEVER_DENIED:
+            events.insert(0, self._line_event(remit, claim, None, CLAIM_LEVEL, claim.adjustments, claim.remarks,
+                                              "denial.paid"))  # fmt: skip
+        for event in events:
+            if after_reversal:
+                event["data"]["after_reversal"] = after_reversal
+            tally.collisions += self._keep_apart(event, claim)
+        tally.denials = sum(1 for e in events if e["type"] == "denial.received")
+        tally.answers = len(events) - tally.denials
+        return events, tally
+
+    def _keep_apart(self, event: dict[str, Any], claim: Claim) -> int:
+        """Two claims of this file resolving to one claim line: keep the later one apart,
+        under its own position, flagged; return 1 if this was such a collision."""
+        data = event["data"]
+        denial_id = denial_id_for(data["payer_id"], data["patient_control_number"], data["line_key"])
+        first = self._claim_of.setdefault(denial_id, claim.position)
+        if first == claim.position:
+            return 0
+        data["collides_with"] = f"claim at segment {first}"
+        data["line_key"] = f"{data['line_key']}@{claim.position}"
+        event["event_id"] = self._event_id(event["type"], data)
+        self._claim_of[denial_id_for(data["payer_id"], data["patient_control_number"], data["line_key"])] = (
+            claim.position
+        )
+        return 1
+
+    def _event_id(self, kind: str, data: dict[str, Any]) -> str:
+        """Deterministic: one payer's payment (trace, date), adjudication and claim line name the event."""
+        key = "|".join(str(data.get(k)) for k in ("payer_id", "payment_trace", "remit_date", "claim_control_number",
+                                                  "patient_control_number", "line_key"))  # fmt: skip
+        return f"835-{uuid5(_EVENT_NAMESPACE, f'{key}|{kind}').hex}"
+
+    def _line_event(
+        self, remit: Remittance, claim: Claim, line: ServiceLine | None, key: str, adjustments: list[Adjustment],
+        remarks: list[str], kind: str,
+    ) -> dict[str, Any]:  # fmt: skip
+        payer_id, payer_name = _payer(remit, claim)
+        service_date = (line.service_date if line else None) or _claim_date(claim) or remit.payment_date
+        remit_date = remit.payment_date or self.now.date()
+        patient = {"name": claim.patient_name, "member_id": claim.member_id}
+        data: dict[str, Any] = {
             "payer_id": payer_id,
-            "claim_control_number": ccn,
+            "payer_name": payer_name,
+            "claim_control_number": _ccn(claim),
+            "line": line.number if line else 0,
+            "line_key": key,
+            "line_control": line.line_control if line else None,
+            "patient_control_number": claim.patient_control_number,
+            "claim_status": claim.status,
+            "procedure_code": line.procedure if line else None,
+            "modifiers": list(line.modifiers) if line else [],
+            "units": str(line.units) if line and line.units is not None else None,
+            "billed_amount": str(line.charge if line else claim.charge),
+            "paid_amount": str(line.paid if line else claim.paid),
+            "adjustments": _adjustment_docs(adjustments),
+            "remarks": list(dict.fromkeys(remarks)),
+            "date_of_service": (service_date or remit_date).isoformat(),
+            "remit_date": remit_date.isoformat(),
+            "rendering_npi": claim.rendering_npi if claim.rendering_npi and len(claim.rendering_npi) == 10 else None,
+            "site": remit.payee_name,
+            "payee_id": remit.payee_id,
+            "payment_trace": remit.trace,
+            "patient": {k: v for k, v in patient.items() if v} or None,
+        }
+        data = {k: v for k, v in data.items() if v is not None}
+        return {
+            "event_id": self._event_id(kind, data),
+            "type": kind,
+            "occurred_at": _occurred(remit, self.now).isoformat(),
+            "actor": ACTOR,
+            "role": "system",
+            "data": data,
+        }
+
+    def _reversal(self, remit: Remittance, claim: Claim, payer_id: str) -> dict[str, Any]:
+        pcn = claim.patient_control_number
+        data = {
+            "payer_id": payer_id,
+            "claim_control_number": _ccn(claim),
+            "patient_control_number": pcn,
             "lines": [0, *(line.number for line in claim.lines)],
+            "line_keys": [CLAIM_LEVEL, *_line_keys(claim)],
             "reversed_amount": str(claim.paid),
             "payment_trace": remit.trace,
-            "remit_date": (remit.payment_date or now.date()).isoformat(),
-        },
-    }
-
-
-def claim_events(remit: Remittance, claim: Claim, now: datetime) -> tuple[list[dict[str, Any]], Tally]:
-    """The events one claim produces, and what it counted."""
-    tally = Tally(claims=1)
-    tally.paid_lines = sum(1 for line in claim.lines if line.paid > 0)
-    if claim.status == REVERSAL:
-        tally.reversals = 1
-        return [_reversed(remit, claim, now)], tally
-    events = []
-    claim_level = _denial_adjustments(claim.adjustments, claim.paid)
-    tally.skipped_adjustments += len(claim.adjustments) - claim_level
-    for line in claim.lines:
-        denying = _denial_adjustments(line.adjustments, line.paid)
-        tally.skipped_adjustments += len(line.adjustments) - denying
-        if denying:
-            events.append(_received(remit, claim, line, line.adjustments, now))
-    if claim_level:
-        events.insert(0, _received(remit, claim, None, claim.adjustments, now))
-    elif claim.status == DENIED and not events:
-        # denied outright, but no adjustment says why in denial terms: the claim is the
-        # denial, carrying whatever adjustments were sent (classification sends it to review)
-        sent = claim.adjustments or [a for line in claim.lines for a in line.adjustments]
-        if sent:
-            events.append(_received(remit, claim, None, sent, now))
-            tally.skipped_adjustments -= len(sent)
-        else:
-            tally.denied_without_reasons = 1
-    tally.denials = len(events)
-    return events, tally
+            "remit_date": (remit.payment_date or self.now.date()).isoformat(),
+        }
+        return {
+            "event_id": self._event_id("denial.reversed", {**data, "line_key": CLAIM_LEVEL}),
+            "type": "denial.reversed",
+            "denial_id": denial_id_for(payer_id, pcn, CLAIM_LEVEL),
+            "occurred_at": _occurred(remit, self.now).isoformat(),
+            "actor": ACTOR,
+            "role": "system",
+            "data": data,
+        }

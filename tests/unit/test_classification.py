@@ -5,26 +5,40 @@ from importlib import resources
 import pytest
 
 from engine.events import Adjustment
-from workflows.classification import NEEDS_REVIEW, NOT_A_DENIAL, carc_rules, classify, is_denial_adjustment
+from workflows.classification import (
+    ANY_CARC,
+    NEEDS_REVIEW,
+    NOT_A_DENIAL,
+    PRECEDENCE,
+    ClaimContext,
+    carc_rules,
+    classify,
+    is_denial,
+)
 from workflows.codes import code_list, current_codes
 from workflows.routing import Routing
 
-NOTHING_PAID = Decimal(0)
+NOTHING_PAID = ClaimContext(status="4", paid=Decimal(0))
+
+
+def paid(amount: str, status: str = "1") -> ClaimContext:
+    return ClaimContext(status=status, paid=Decimal(amount))
 
 
 def adj(group: str, reason: str, amount: str = "100.00") -> Adjustment:
     return Adjustment(group=group, reason=reason, amount=Decimal(amount))
 
 
-# DOMAIN.md's category table, code by code (15 is deactivated in the X12 list: see below).
+# DOMAIN.md's category table, code by code, on a zero-paid denied claim (15 is deactivated: see below).
 DOMAIN_TABLE = {
     "authorization": (["197", "198", "39", "243", "288"], "front_end", "authorization"),
-    "eligibility": (["27", "26", "31", "140", "177", "22"], "front_end", "front_desk"),
+    "eligibility": (["27", "26", "31", "140", "177", "109", "22", "23", "24"], "front_end", "front_desk"),
     "coding": (["4", "5", "6", "7", "8", "9", "10", "11", "97", "146", "181", "182", "234"], "back_end", "coding"),
     "documentation": (["50", "150", "151", "226", "252"], "mid_cycle", "clinical"),
     "claim_data": (["16", "18", "96", "204"], "back_end", "billing"),
     "timely_filing": (["29"], "back_end", "billing"),
-    "credentialing": (["109", "185", "242", "B7"], "contract", "credentialing"),
+    "credentialing": (["185", "242", "B7"], "contract", "credentialing"),
+    "contract": (["45"], "contract", "payer_follow_up"),
 }
 CATEGORIES = {
     "authorization": ("front_end", "authorization"),
@@ -52,12 +66,13 @@ def test_domain_table_codes_classify_to_their_category_and_team(code: str, categ
     assert (c.category, c.side, c.team) == (category, side, team)
 
 
-def test_every_current_carc_has_exactly_one_mapping_and_no_deactivated_code_has_one() -> None:
-    """Fails when X12's list grows (after `denialflow codes refresh`) and the mapping does not."""
+def test_every_carc_current_or_deactivated_has_exactly_one_mapping() -> None:
+    """Fails when X12's list grows (after `denialflow codes refresh`) and the mapping does not.
+    Deactivated codes are mapped too: payers still send them (DOMAIN.md)."""
     mapped = [row["code"] for row in _rows("carc_categories.csv")]
     assert len(mapped) == len(set(mapped)), "a CARC is mapped twice"
-    assert sorted(current_codes("carc") - set(mapped)) == [], "current CARCs without a mapping"
-    assert sorted(set(mapped) - current_codes("carc")) == [], "mapped CARCs that are not current"
+    assert sorted(set(code_list("carc")) - set(mapped)) == [], "CARCs without a mapping"
+    assert sorted(set(mapped) - set(code_list("carc"))) == [], "mapped CARCs that are not in the X12 list"
 
 
 def test_the_code_lists_are_the_published_ones() -> None:
@@ -79,11 +94,10 @@ def test_every_mapping_row_is_consistent_with_its_category() -> None:
 
 
 def test_remark_refinements_use_current_codes_and_known_categories() -> None:
-    rarc = current_codes("rarc")
     rows = _rows("rarc_refinements.csv")
     assert len({(r["carc"], r["rarc"]) for r in rows}) == len(rows)
     for row in rows:
-        assert row["carc"] in carc_rules() and row["rarc"] in rarc, row
+        assert (row["carc"] == ANY_CARC or row["carc"] in carc_rules()) and row["rarc"] in code_list("rarc"), row
         assert (row["side"], row["team"]) == CATEGORIES[row["category"]], row
 
 
@@ -93,36 +107,84 @@ def test_every_category_has_a_routing_team_matching_the_mapping() -> None:
         assert routing.defaults[category].team == team
 
 
-def test_primary_reason_is_the_largest_denial_adjustment() -> None:
-    c = classify([adj("CO", "16", "40.00"), adj("CO", "197", "300.00"), adj("CO", "4", "60.00")], [], NOTHING_PAID)
+def test_primary_reason_follows_precedence_not_amount() -> None:
+    c = classify([adj("CO", "16", "40.00"), adj("CO", "197", "30.00"), adj("CO", "4", "60.00")], [], NOTHING_PAID)
     assert (c.primary_reason, c.category) == ("197", "authorization")
+    assert [r["code"] for r in c.reasons] == ["CO-16", "CO-197", "CO-4"]  # every reason stays
 
 
-@pytest.mark.parametrize(("reason", "amount", "paid"), [("1", "50", "10"), ("2", "50", "0"), ("3", "20", "10"),
-                                                         ("45", "80", "120"), ("23", "57.60", "0"), ("16", "0", "0"),
-                                                         ("16", "-1.08", "0")])  # fmt: skip
-def test_cost_share_contractual_informational_and_zero_adjustments_are_not_denials(
-    reason: str, amount: str, paid: str
+@pytest.mark.parametrize(
+    ("buried", "larger", "category"),
+    [(("CO", "26"), ("OA", "147"), "eligibility"), (("CO", "197"), ("CO", "45"), "authorization"),
+     (("CO", "29"), ("CO", "23"), "timely_filing"), (("CO", "18"), ("CO", "16"), "claim_data")],
+)  # fmt: skip
+def test_the_actionable_reason_is_primary_under_a_larger_one(
+    buried: tuple[str, str], larger: tuple[str, str], category: str
 ) -> None:
-    assert not is_denial_adjustment(reason, Decimal(amount), Decimal(paid))
+    c = classify([adj(*larger, "900.00"), adj(*buried, "50.00")], [], NOTHING_PAID)
+    assert (c.primary_group, c.primary_reason, c.category) == (*buried, category)
 
 
-def test_fee_schedule_adjustment_is_a_denial_only_when_nothing_was_paid() -> None:
-    assert is_denial_adjustment("45", Decimal("79.60"), Decimal(0))
-    assert not is_denial_adjustment("45", Decimal("79.60"), Decimal("20.40"))
+def test_ties_in_precedence_go_to_the_larger_amount() -> None:
+    c = classify([adj("CO", "4", "40.00"), adj("CO", "11", "90.00")], [], NOTHING_PAID)
+    assert c.primary_reason == "11"
+
+
+def test_precedence_names_every_category_the_mapping_uses() -> None:
+    used = {row["category"] for row in _rows("carc_categories.csv")} - {NOT_A_DENIAL}
+    assert used <= set(PRECEDENCE)
+
+
+NOT_DENIALS = [("1", "50", paid("10")), ("2", "50", NOTHING_PAID), ("3", "20", paid("10")), ("45", "80", paid("120")),
+               ("23", "57.60", paid("10")), ("23", "57.60", paid("0", "2")), ("16", "0", NOTHING_PAID),
+               ("16", "-1.08", NOTHING_PAID), ("197", "100", paid("0", "25")), ("253", "2", paid("98"))]  # fmt: skip
+
+
+@pytest.mark.parametrize(("reason", "amount", "ctx"), NOT_DENIALS)
+def test_cost_share_contractual_informational_and_zero_adjustments_are_not_denials(
+    reason: str, amount: str, ctx: ClaimContext
+) -> None:
+    a = adj("CO", reason, amount)
+    assert not is_denial(a, [a], ctx)
+
+
+def test_fee_schedule_adjustment_is_a_denial_only_when_nothing_was_paid_and_the_patient_owes_nothing() -> None:
+    contractual = adj("CO", "45", "79.60")
+    assert is_denial(contractual, [contractual], NOTHING_PAID)
+    assert not is_denial(contractual, [contractual], paid("20.40"))
+    deductible = [contractual, adj("PR", "1", "120.40")]  # the deductible absorbed the allowed amount
+    assert not is_denial(contractual, deductible, paid("0"))
     c = classify([adj("CO", "45", "180.00")], [], NOTHING_PAID)
     assert (c.category, c.team) == ("contract", "payer_follow_up")
 
 
+def test_multiple_procedure_pricing_on_a_paid_line_is_not_a_denial() -> None:
+    reduction = adj("CO", "59", "35.00")
+    assert not is_denial(reduction, [reduction], paid("35.00"))
+    assert is_denial(reduction, [reduction], NOTHING_PAID)
+
+
+@pytest.mark.parametrize("reason", ["23", "24"])
+def test_cob_and_managed_care_codes_on_a_zero_paid_primary_claim_are_eligibility_denials(reason: str) -> None:
+    a = adj("CO", reason, "150.00")
+    assert is_denial(a, [a], NOTHING_PAID)
+    c = classify([a], [], NOTHING_PAID)
+    assert (c.category, c.team) == ("eligibility", "front_desk")
+    assert not is_denial(a, [a], paid("20"))  # paid: the prior payer's share or the plan's, reported
+    assert not is_denial(a, [a], paid("0", "2"))  # processed as secondary: the primary paid
+    assert not is_denial(a, [a], ClaimContext("4", Decimal(0), capitated=True))  # the practice is capitated
+
+
 def test_a_large_deductible_does_not_outrank_the_real_denial_reason() -> None:
-    c = classify([adj("PR", "1", "900.00"), adj("CO", "45", "500.00"), adj("CO", "50", "120.00")], [], Decimal("5"))
+    c = classify([adj("PR", "1", "900.00"), adj("CO", "45", "500.00"), adj("CO", "50", "120.00")], [], paid("5"))
     assert (c.primary_reason, c.category) == ("50", "documentation")
 
 
-def test_deactivated_code_goes_to_needs_review_naming_the_code() -> None:
-    c = classify([adj("CO", "15")], [], NOTHING_PAID)  # in DOMAIN.md's table, deactivated by X12
-    assert (c.category, c.team) == (NEEDS_REVIEW, NEEDS_REVIEW)
+def test_deactivated_code_is_read_by_its_last_meaning_and_flagged() -> None:
+    c = classify([adj("CO", "15")], [], NOTHING_PAID)  # authorization number missing; deactivated by X12
+    assert (c.category, c.team, c.deactivated) == ("authorization", "authorization", True)
     assert "CO-15" in (c.note or "") and "deactivated" in (c.note or "")
+    assert c.reasons[0]["deactivated"] is True
 
 
 def test_unknown_code_goes_to_needs_review_naming_the_code() -> None:
@@ -132,7 +194,7 @@ def test_unknown_code_goes_to_needs_review_naming_the_code() -> None:
 
 
 def test_only_non_denial_adjustments_go_to_review() -> None:
-    c = classify([adj("OA", "23", "57.60")], [], NOTHING_PAID)
+    c = classify([adj("OA", "94", "57.60")], [], NOTHING_PAID)
     assert c.category == NEEDS_REVIEW and "non-denial" in (c.note or "")
 
 
@@ -140,6 +202,20 @@ def test_remark_code_sharpens_a_generic_reason() -> None:
     assert classify([adj("CO", "16")], ["N54"], NOTHING_PAID).category == "authorization"
     assert classify([adj("CO", "16")], ["MA130"], NOTHING_PAID).category == "claim_data"
     assert classify([adj("CO", "16")], ["N290"], NOTHING_PAID).category == "credentialing"
+
+
+REFINED = [("96", "N290", "credentialing"), ("59", "N20", "coding"), ("96", "N30", "eligibility"),
+           ("16", "N30", "eligibility")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("carc", "rarc", "category"), REFINED)
+def test_remarks_change_the_meaning_and_say_which_did(carc: str, rarc: str, category: str) -> None:
+    c = classify([adj("CO", carc)], ["M15", rarc], NOTHING_PAID)
+    assert (c.category, c.refined_by) == (category, rarc)
+
+
+def test_a_remark_for_any_reason_does_not_override_a_specific_one() -> None:
+    assert classify([adj("CO", "197")], ["N30"], NOTHING_PAID).category == "authorization"
 
 
 @pytest.mark.parametrize(("group", "liability"), [("CO", "provider"), ("PR", "patient"), ("OA", "OA"), ("PI", "PI")])

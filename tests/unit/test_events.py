@@ -3,7 +3,7 @@ import json
 import pytest
 
 from engine.errors import Rejected
-from engine.events import EVENT_TYPES, decode, denial_id_for
+from engine.events import EVENT_TYPES, claim_line_key, decode, denial_id_for, legacy_denial_id_for
 from tests.factories import received_doc, received_id, touch
 
 
@@ -14,8 +14,25 @@ def _raw(doc: object) -> bytes:
 def test_received_event_derives_a_deterministic_denial_id() -> None:
     doc = received_doc(5)
     first, second = decode(_raw(doc)), decode(_raw({**doc, "event_id": "another"}))
-    assert first.denial_id == second.denial_id == denial_id_for("AETNA", "CCN000005", 1)
-    assert denial_id_for("AETNA", "CCN000005", 2) != first.denial_id
+    line = claim_line_key(1, None, "90837", [], "2026-09-10")
+    assert first.denial_id == second.denial_id == denial_id_for("AETNA", "PCN5", line)
+    assert denial_id_for("AETNA", "PCN5", claim_line_key(2, None, "90837", [], "2026-09-10", 2)) != first.denial_id
+
+
+def test_identity_is_the_practice_claim_line_not_the_payer_adjudication() -> None:
+    doc = received_doc(5)
+    readjudicated = {**doc, "data": {**doc["data"], "claim_control_number": "NEW-ICN", "line": 3}}
+    assert decode(_raw(readjudicated)).denial_id == decode(_raw(doc)).denial_id
+    by_line_control = {**doc, "data": {**doc["data"], "line_control": "LN-1"}}
+    assert decode(_raw(by_line_control)).denial_id == denial_id_for("AETNA", "PCN5", "6R:LN-1")
+    other_claim = {**doc, "data": {**doc["data"], "patient_control_number": "PCN6"}}
+    assert decode(_raw(other_claim)).denial_id != decode(_raw(doc)).denial_id
+
+
+def test_a_receipt_logged_before_claim_line_identity_still_parses_under_its_old_id() -> None:
+    doc = received_doc(5)
+    old = legacy_denial_id_for("AETNA", "CCN000005", 1)
+    assert decode(_raw({**doc, "denial_id": old})).denial_id == old
 
 
 def test_all_required_event_types_exist() -> None:

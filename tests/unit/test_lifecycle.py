@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from engine.errors import Rejected
-from tests.factories import LEAD, SYSTEM, ev, event_doc, received_doc, received_id, touch
+from tests.factories import LEAD, SYSTEM, ev, event_doc, later_remit, received_doc, received_id, touch
 from workflows.apply import apply_event
 from workflows.policy import LivePolicy
 from workflows.routing import Routing
@@ -21,7 +21,7 @@ class Flow:
     """One denial driven event by event, the way the processor does it."""
 
     def __init__(self, **received: Any) -> None:
-        doc = received_doc(**received)
+        self.doc = doc = received_doc(**received)
         self.id = received_id(doc)
         self.denial, steps = apply_event(ev(doc), None, POLICY)
         self.triggers = [s.trigger for s in steps]
@@ -70,10 +70,12 @@ def test_receipt_classifies_and_assigns_automatically() -> None:
     assert d.retro_auth_deadline.isoformat() == "2026-09-24"
 
 
-def test_unknown_code_waits_unassigned_until_a_lead_assigns() -> None:
-    f = Flow(adjustments=[("CO", "42", "80.00")])
-    assert (f.denial.state, f.denial.owner, f.denial.priority) == ("classified", None, "batch")
-    f.send("denial.assigned", LEAD, {"owner": "harper.billing"})
+def test_unknown_code_goes_to_the_named_reviewer_and_a_lead_can_reassign_it() -> None:
+    f = Flow(adjustments=[("CO", "ZZ9", "80.00")])
+    assert (f.denial.state, f.denial.team, f.denial.owner, f.denial.priority) == (
+        "assigned", "needs_review", "rowan.review", "batch"
+    )  # fmt: skip
+    f.send("denial.reassigned", LEAD, {"owner": "harper.billing", "reason": "a claim data edit"})
     assert (f.denial.state, f.owner) == ("assigned", "harper.billing")
 
 
@@ -219,11 +221,52 @@ def test_escalated_appeal_is_filed_by_a_lead_not_staff(worked: Flow) -> None:
     assert err.code == "guard.escalated_appeal_requires_lead"
 
 
-def test_second_receipt_of_a_denial_and_events_for_unknown_denials() -> None:
+def later(f: Flow, kind: str, paid: str, adjustments: list[tuple[str, str, str]] | None = None) -> list[str]:
+    f.denial, steps = apply_event(ev(later_remit(f.doc, kind, paid, adjustments)), f.denial, POLICY)
+    return [s.trigger for s in steps]
+
+
+def test_a_later_payment_resolves_the_denial_with_the_payment_as_evidence() -> None:
+    f = Flow().touch()
+    f.send("denial.resubmitted", f.staff(), {"claim_reference": "CORR1"})
+    assert later(f, "denial.paid", "350.00") == ["settle"]
+    assert (f.denial.state, f.denial.resolution) == ("resolved", "paid")
+    answer = f.denial.outcome["payer_response"]
+    assert (answer["payment_trace"], answer["icn"], answer["paid_amount"]) == ("TRN-LATER", "CCN000001-R", "350.00")
+    closed(f, {"payment_trace": "TRN-LATER", "paid_amount": "350.00"})
+
+
+def test_a_payment_resolves_a_denial_nobody_worked_yet() -> None:
     f = Flow()
-    with pytest.raises(Rejected) as dup:
-        apply_event(ev(received_doc()), f.denial, POLICY)
-    assert dup.value.code == "workflow.denial_exists"
+    assert later(f, "denial.paid", "350.00") == ["settle"] and f.denial.state == "resolved"
+
+
+def test_denied_again_is_upheld_back_to_worked_keeping_owner_and_touches() -> None:
+    f = Flow().touch()
+    owner = f.owner
+    f.send("denial.appealed", f.staff(), {"appeal_reference": "APL-1"})
+    assert later(f, "denial.received", "0.00", [("CO", "50", "350.00")]) == ["uphold"]
+    assert (f.denial.state, f.denial.owner, f.denial.touches) == ("worked", owner, 1)
+    assert f.denial.outcome["remittances"][-1]["reasons"] == ["CO-50"]
+
+
+def test_a_partial_payment_is_recorded_and_the_rest_stays_open() -> None:
+    f = Flow().touch()
+    assert later(f, "denial.received", "100.00", [("CO", "197", "250.00")]) == ["note_remit"]
+    assert f.denial.state == "worked"
+    assert f.denial.outcome["remittances"][-1] | {"outcome": "partial", "paid_amount": "100.00"} == (
+        f.denial.outcome["remittances"][-1]
+    )  # fmt: skip
+
+
+def test_a_payment_after_a_write_off_is_recorded_without_moving_the_denial() -> None:
+    f = Flow().touch()
+    f.send("denial.written_off", LEAD, {"adjustment_type": "administrative", "amount": "350.00", "reason": "old"})
+    closed(f, {"approver": LEAD[0], "reason": "old"})
+    assert later(f, "denial.paid", "350.00") == ["note_remit"] and f.denial.state == "closed"
+
+
+def test_events_for_unknown_denials_are_refused() -> None:
     with pytest.raises(Rejected) as unknown:
         apply_event(ev(touch("f" * 32, "x")), None, POLICY)
     assert unknown.value.code == "workflow.unknown_denial"

@@ -10,7 +10,7 @@ def test_default_team_per_category_and_payer_override() -> None:
     routing = Routing.load()
     assert routing.route("AETNA", "authorization", "0" * 32, NO_WORK)[0] == "authorization"
     assert routing.route("MEDICARE-JL", "claim_data", "a" * 32, NO_WORK) == ("billing", "jules.billing")
-    assert routing.route("AETNA", "needs_review", "a" * 32, NO_WORK) == ("needs_review", None)
+    assert routing.route("AETNA", "needs_review", "a" * 32, NO_WORK) == ("needs_review", "rowan.review")
 
 
 def test_new_work_goes_to_the_owner_with_the_least_open_work() -> None:
