@@ -17,6 +17,7 @@ from sqlalchemy import (
     LargeBinary,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlmodel import Field, SQLModel
 
@@ -33,7 +34,8 @@ def _ts(**kw: Any) -> Any:
 #: closed-in-range aggregates read.
 OPEN_SQL = "state IN ('received', 'classified', 'assigned', 'worked', 'appealed', 'resubmitted', 'escalated')"
 OPEN_INCLUDE = ["state", "team", "owner", "received_at", "touches", "next_action_date", "filing_deadline",
-                "appeal_deadline", "retro_auth_deadline", "payer_id", "category", "site"]  # fmt: skip
+                "appeal_deadline", "retro_auth_deadline", "payer_id", "category", "site",
+                "payer_profile_known"]  # fmt: skip
 
 RECEIVED_INCLUDE = ["payer_id", "category", "owner", "site", "team", "primary_group", "primary_reason", "denied_cents",
                     "first_touch_at"]  # fmt: skip
@@ -109,6 +111,10 @@ class Denial(SQLModel, table=True):
     filing_deadline: date | None = None
     appeal_deadline: date | None = None
     retro_auth_deadline: date | None = None
+    payer_profile_known: bool = Field(
+        default=True, sa_column_kwargs={"server_default": true()},
+        description="false: the payer had no profile in the payer file, so the deadlines are the defaults",
+    )  # fmt: skip
     closed_at: datetime | None = _ts(nullable=True)
     updated_at: datetime = _ts(nullable=False)
     version: int = 0

@@ -17,10 +17,13 @@ from typing import Any
 from workflows.denial import State
 
 #: Rules whose firing moves the denial to the escalation queue.
-ESCALATING = ("ownership", "follow_up", "aging", "filing_deadline", "appeal_deadline", "retro_auth_deadline")
+ESCALATING = ("ownership", "follow_up", "aging", "filing_deadline", "appeal_deadline", "retro_auth_deadline",
+              "deadline_past_at_receipt", "deadlines_passed")  # fmt: skip
 #: Rules whose firing flags the denial and leaves its state alone.
 FLAGGING = ("leadership", "soft_write_off")
 DEADLINES = ("filing", "appeal", "retro_auth")
+#: Every deadline of a denial had passed when it arrived: what a lead decides between.
+PASSED_CANDIDATE = "write-off or proof-of-timely-filing candidate"
 _ESCALATABLE = (State.CLASSIFIED, State.ASSIGNED, State.WORKED)
 #: Where timers run at all: a resolved, written-off or closed denial has none.
 _OPEN = tuple(s for s in State if s not in (State.RESOLVED, State.WRITTEN_OFF, State.CLOSED))
@@ -54,6 +57,23 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
 
 
+def _listed(deadlines: dict[str, date]) -> str:
+    return ", ".join(f"{name} {day.isoformat()}" for name, day in deadlines.items())
+
+
+def _passed_at_receipt(
+    received: datetime, passed: dict[str, date], dated: dict[str, date]
+) -> dict[str, tuple[datetime, dict[str, Any]]]:
+    """Deadlines already past on arrival: one timer, due at receipt, for all of them (it
+    fires once, like any timer), never one per deadline. With nothing left open the denial
+    is a lead's write-off or proof-of-timely-filing call."""
+    still_open = {name: day for name, day in dated.items() if name not in passed}
+    if not still_open:
+        return {"deadlines_passed": (received, {"passed_at_receipt": _listed(passed), "candidate": PASSED_CANDIDATE})}
+    return {"deadline_past_at_receipt": (received, {"passed_at_receipt": _listed(passed),
+                                                    "still_open": _listed(still_open)})}  # fmt: skip
+
+
 def desired_timers(denial: Any, rules: EscalationRules) -> dict[str, tuple[datetime, dict[str, Any]]]:
     """rule -> (due at, the figures the escalation will name)."""
     state = denial.state
@@ -73,12 +93,15 @@ def desired_timers(denial: Any, rules: EscalationRules) -> dict[str, tuple[datet
     elif denial.next_action_date is not None:
         due = _midnight(denial.next_action_date + timedelta(days=1))
         out["follow_up"] = (due, {"next_action_date": denial.next_action_date.isoformat(), "touches": denial.touches})
-    for name in DEADLINES:
-        deadline: date | None = getattr(denial, f"{name}_deadline")
-        if deadline is not None:
+    dated = {name: day for name in DEADLINES if (day := getattr(denial, f"{name}_deadline")) is not None}
+    passed = {name: day for name, day in dated.items() if day < received.date()}
+    for name, deadline in dated.items():
+        if name not in passed:
             due = _midnight(deadline - timedelta(days=rules.deadline_lead_days))
             out[f"{name}_deadline"] = (max(due, received), {"deadline": name, "date": deadline.isoformat(),
                                                              "lead_days": rules.deadline_lead_days})  # fmt: skip
+    if passed:
+        out.update(_passed_at_receipt(received, passed, dated))
     if denial.denied_cents < SOFT_WRITE_OFF_BELOW and denial.touches == 0:
         out["soft_write_off"] = (received + timedelta(days=rules.cycle_days), {"cycle_days": rules.cycle_days})
     return out

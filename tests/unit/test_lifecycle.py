@@ -65,8 +65,9 @@ def test_receipt_classifies_and_assigns_automatically() -> None:
         "assigned", "authorization", "authorization", "provider", "197"
     )  # fmt: skip
     assert d.owner in {"avery.auth", "blake.auth"} and d.next_action_date is not None
-    # $350 is the middle layer; Aetna's 14-day retro-auth window closed before receipt: one tier up
-    assert d.denied_cents == 35000 and d.priority == "high"
+    # $350 is the middle layer; Aetna's 14-day retro-auth window closed before receipt, which
+    # lifts nothing (a lead decides it); the corrected-claim window (remit + 90) is 89 days off
+    assert d.denied_cents == 35000 and d.priority == "middle"
     assert d.retro_auth_deadline.isoformat() == "2026-09-24"
 
 
