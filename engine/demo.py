@@ -56,7 +56,7 @@ SCENARIOS = [
     Scenario("fee schedule short pay, waiting", (("CO", "45"),), (), (), "contract_fee_schedule", False),
     Scenario("duplicate claim, payer error", (("OA", "18"),), (), ("touch", "resubmit", "paid", "close"), "payer_error",
              False),
-    Scenario("deactivated reason, needs review", (("CO", "42"),), (), (), "payer_error", False),
+    Scenario("unreadable reason, needs review", (("CO", "ZZ9"),), (), (), "payer_error", False),
     Scenario("frequency limit, appeal awaiting the payer", (("CO", "151"),), (), ("touch", "appeal"),
              "clinical_documentation"),
     Scenario("rendering NPI missing, escalated to a lead", (("CO", "16"),), ("N290",), ("touch", "escalate"),
@@ -73,7 +73,7 @@ def _receipt(n: int, sc: Scenario, rng: random.Random, at: datetime) -> dict[str
     payer_id, payer_name = PAYERS[n % len(PAYERS)]
     small = n % 7 == 0
     denied = round(rng.uniform(20, 99), 2) if small else round(rng.uniform(120, 2400), 2)
-    billed = round(denied * rng.uniform(1.0, 1.3), 2)
+    billed = denied + 15 * (len(sc.adjustments) - 1)  # denied outright: every cent adjusted, nothing paid
     adjustments = [{"group": sc.adjustments[0][0], "reason": sc.adjustments[0][1], "amount": f"{denied:.2f}"}]
     adjustments += [{"group": g, "reason": r, "amount": "15.00"} for g, r in sc.adjustments[1:]]
     dos = (at - timedelta(days=rng.randint(20, 50))).date()
@@ -81,7 +81,7 @@ def _receipt(n: int, sc: Scenario, rng: random.Random, at: datetime) -> dict[str
         "payer_id": payer_id, "payer_name": payer_name,
         "claim_control_number": f"{payer_id[:3]}{240000 + n:08d}", "line": 1 + n % 3,
         "patient_control_number": f"PCN{100000 + n}", "procedure_code": PROCEDURES[n % len(PROCEDURES)],
-        "billed_amount": f"{billed:.2f}", "paid_amount": f"{max(billed - denied - 15, 0):.2f}",
+        "billed_amount": f"{billed:.2f}", "paid_amount": "0.00", "claim_status": "4",
         "adjustments": adjustments, "remarks": list(sc.remarks),
         "date_of_service": dos.isoformat(), "remit_date": at.date().isoformat(),
         "rendering_npi": f"{1234567890 + n % 50}", "site": SITES[n % len(SITES)],

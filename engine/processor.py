@@ -6,6 +6,7 @@ change-feed messages, dead letters and the processed-event record. Nothing here
 talks to Kafka; the worker decides when the write commits and offsets move.
 """
 
+import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -177,6 +178,20 @@ def _review(write: store.BatchWrite, kind: str, event: Any, now: datetime) -> No
     log.info("review.created", kind=kind, event_id=event.event_id, payer_id=data["payer_id"])
 
 
+_SOURCE_FILE = b'"source_file"'
+
+
+def body_digest(raw: bytes) -> str:
+    """What tells a repeat of an event from a conflicting one: its bytes as sent, except that
+    the same remittance arriving in another file (another digest, other envelope warnings)
+    is the same event."""
+    if _SOURCE_FILE in raw:
+        doc = orjson.loads(raw)
+        doc["data"].pop("source_file", None)
+        raw = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
 def _review_kind(event: Any, before: SimpleNamespace | None) -> str | None:
     """Whether a remittance line that passed its guards also needs a person's eye."""
     if event.type not in ("denial.received", "denial.paid"):
@@ -209,6 +224,7 @@ class Processor:
         self.policy = policy
         self.topics = topics
         self.clock = clock
+        self._moved: dict[str, str] = {}  # this batch's claim-line ids of such denials -> their stored ids
 
     def process(self, conn: Connection, messages: list[Inbound]) -> BatchResult:
         now = self.clock()
@@ -223,10 +239,15 @@ class Processor:
         # The idempotency key: a valid event's id; for bytes that failed validation, where they
         # sit, so a corrected re-send under the same event id is still applied.
         keys = [e.event_id if e is not None else f"kafka:{m.topic}:{m.partition}:{m.offset}" for m, e, _, _ in decoded]
+        digests = [body_digest(m.value) if e is not None else None for m, e, _, _ in decoded]
         done = store.processed_ids(conn, keys)
         valid = [e for _, e, _, _ in decoded if e is not None]
         ids = {i for e in valid for i in _denial_ids(e)}
         loaded = store.load_working(conn, ids)
+        self._moved = store.denial_keys(conn, ids - loaded.keys())
+        if self._moved:
+            ids |= set(self._moved.values())
+            loaded.update(store.load_working(conn, set(self._moved.values()) - loaded.keys()))
         current = dict(loaded)
         timers = store.load_timers(conn, ids)
         receipts = [e.data for e in valid if e.type == "denial.received" and e.data.patient]
@@ -237,20 +258,25 @@ class Processor:
             store.open_work(conn),
         )
         result = BatchResult(now)
-        for (msg, event, error, event_id), key in zip(decoded, keys, strict=True):
+        for (msg, event, error, event_id), key, digest in zip(decoded, keys, digests, strict=True):
             if key in done:
-                result.duplicates += 1
+                if event is None or done[key] is None or done[key] == digest:
+                    result.duplicates += 1
+                    continue
+                why = f"event {key} was processed before with a different body; not applied"
+                conflict = Rejected("event.conflicting_duplicate", why, "event_id")
+                self._reject(result, msg, event, conflict, None, event_id, now)
                 continue
-            done.add(key)
+            done[key] = digest
             if error is None:
                 try:
                     outcome = self._apply(result, msg, event, current, context, timers, now)
                 except Rejected as exc:
                     error = exc
             if error is not None:
-                self._reject(result, msg, event, error, key, event_id, now)
+                self._reject(result, msg, event, error, key, event_id, now, digest)
                 continue
-            result.write.processed.append({"event_id": key, "outcome": outcome, "processed_at": now})
+            result.write.processed.append({"event_id": key, "outcome": outcome, "processed_at": now, "digest": digest})
             result.applied += 1
         self._collect_denials(result.write, loaded, current, now)
         return result
@@ -274,17 +300,18 @@ class Processor:
         if event.type == "authorization.recorded":
             _record_authorization(result.write, event, context, now)
             return "applied"
+        stored = [self._moved.get(i, i) for i in _denial_ids(event)]
         if event.type == "denial.reversed":
-            matched = [i for i in _denial_ids(event) if i in current]
+            matched = [i for i in stored if i in current]
             if not matched:
                 _review(result.write, "reversal_unmatched", event, now)
                 return "review.reversal_unmatched"
-        elif event.type == "denial.paid" and event.denial_id not in current:
+        elif event.type == "denial.paid" and stored[0] not in current:
             return "no_denial"  # a paid line no denial is open for: the usual case
         else:
-            matched = [event.denial_id]
+            matched = stored
         changes = [apply_event(event, current.get(i), self.policy, context) for i in matched]
-        if kind := _review_kind(event, current.get(event.denial_id)):
+        if kind := _review_kind(event, current.get(matched[0])):
             _review(result.write, kind, event, now)
         for denial, steps in changes:  # every denial passed its guards: now change them
             _track_open_work(context, result.write, current.get(denial.id), denial)
@@ -299,13 +326,17 @@ class Processor:
         msg: Inbound,
         event: Any,
         error: Rejected,
-        key: str,
+        key: str | None,
         event_id: str | None,
         now: datetime,
+        digest: str | None = None,
     ) -> None:
+        """Dead-letter one record; ``key`` None when its id's first processing keeps the record."""
         result.rejected += 1
         result.rejected_by_code[error.code] = result.rejected_by_code.get(error.code, 0) + 1
-        result.write.processed.append({"event_id": key, "outcome": error.code[:80], "processed_at": now})
+        if key is not None:
+            result.write.processed.append({"event_id": key, "outcome": error.code[:80], "processed_at": now,
+                                           "digest": digest})  # fmt: skip
         result.write.outbox.append(dead_letter(msg, error, event_id, self.topics.dlq))
         log.warning(
             "event.rejected", code=error.code, field=error.field, detail=error.message, event_id=event_id,

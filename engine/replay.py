@@ -17,6 +17,7 @@ from engine.events import parse
 from workflows.apply import Step, apply_event
 from workflows.policy import RecordedPolicy
 
+REMIT_LINE_EVENTS = frozenset({"denial.received", "denial.paid"})
 COMPARED = ("state", "category", "team", "owner", "touches", "resolution", "root_cause", "audit_seq")
 
 
@@ -61,7 +62,9 @@ def replay(stored: SimpleNamespace, entries: list[dict[str, Any]]) -> ReplayRepo
             {
                 "event_id": event_id,
                 "type": first["event_type"],
-                "denial_id": first["denial_id"],
+                # a remittance line names its claim line, not the stored id (which for a denial
+                # migrated from the old identity is neither of the ids its data derives)
+                "denial_id": None if first["event_type"] in REMIT_LINE_EVENTS else first["denial_id"],
                 "occurred_at": first["occurred_at"],
                 "actor": first["actor"],
                 "role": first["role"],

@@ -23,6 +23,7 @@ from engine.models import (
     AuditEntry,
     Authorization,
     Denial,
+    DenialKey,
     OutboxBatch,
     OutcomeEvent,
     OwnerWorkload,
@@ -41,6 +42,7 @@ WORKLOAD = OwnerWorkload.__table__
 REVIEWS = ReviewItem.__table__
 OUTCOMES = OutcomeEvent.__table__
 TIMERS = Timer.__table__
+KEYS = DenialKey.__table__
 
 _DATETIMES = ("received_at", "last_touch_at", "first_touch_at", "closed_at", "updated_at")
 #: What can change after receipt. Everything else is written once, on insert; updating
@@ -147,10 +149,20 @@ def _write_side_tables(conn: Connection, batch: BatchWrite) -> None:
         conn.execute(stmt, [{"owner": owner, "open": n} for owner, n in changed])
 
 
-def processed_ids(conn: Connection, keys: Collection[str]) -> set[str]:
+def processed_ids(conn: Connection, keys: Collection[str]) -> dict[str, str | None]:
+    """Which of ``keys`` were processed already, each with the digest of the body it had."""
     if not keys:
-        return set()
-    return set(conn.scalars(select(PROCESSED.c.event_id).where(PROCESSED.c.event_id.in_(list(keys)))))
+        return {}
+    query = select(PROCESSED.c.event_id, PROCESSED.c.digest).where(PROCESSED.c.event_id.in_(list(keys)))
+    return {row.event_id: row.digest for row in conn.execute(query)}
+
+
+def denial_keys(conn: Connection, ids: Collection[str]) -> dict[str, str]:
+    """Claim-line ids -> the stored ids of the denials migrated under older ones."""
+    if not ids:
+        return {}
+    query = select(KEYS.c.key_id, KEYS.c.denial_id).where(KEYS.c.key_id.in_(list(ids)))
+    return {row.key_id: row.denial_id for row in conn.execute(query)}
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from engine import queries, store
+from engine.events import claim_line_key, denial_id_for
 from engine.replay import replay
 from tests.factories import authorization_doc, event_doc, received_doc, received_id
 from tests.store.batches import commit, inbound
@@ -14,8 +15,11 @@ from tests.store.batches import commit, inbound
 
 def _reversal(doc: dict[str, Any], lines: list[int]) -> dict[str, Any]:
     d = doc["data"]
-    return event_doc("denial.reversed", received_id({**doc, "data": {**d, "line": 0}}), ("clearinghouse", "system"),
+    keys = [claim_line_key(n, None, d["procedure_code"], [], d["date_of_service"], n) for n in lines]
+    return event_doc("denial.reversed", denial_id_for(d["payer_id"], d["patient_control_number"], "0"),
+                     ("clearinghouse", "system"),
                      {"payer_id": d["payer_id"], "claim_control_number": d["claim_control_number"], "lines": lines,
+                      "patient_control_number": d["patient_control_number"], "line_keys": keys,
                       "reversed_amount": "-120.00", "remit_date": "2026-10-30"})  # fmt: skip
 
 
@@ -79,14 +83,15 @@ def test_open_work_per_owner_follows_assignment_and_closing(engine: Engine) -> N
 
 
 def test_triage_ranks_within_each_payer_by_value_with_near_deadlines_first(engine: Engine) -> None:
-    # 75 Aetna coding denials of rising value, one Aetna denial with its filing deadline near,
+    # 75 Aetna coding denials of rising value, one Aetna denial with its resubmission deadline near,
     # and one other payer's small denial; remit dates keep the appeal deadlines far away
     docs = [received_doc(100 + i, adjustments=[("CO", "4", f"{50 + i * 30}.00")], date_of_service="2026-09-10",
                          remit_date="2026-09-30") for i in range(75)]  # fmt: skip
-    near = received_doc(300, adjustments=[("CO", "4", "60.00")], date_of_service="2026-07-15")
+    near = received_doc(300, adjustments=[("CO", "4", "60.00")], date_of_service="2026-07-10",
+                        remit_date="2026-07-15")  # fmt: skip
     other = received_doc(301, adjustments=[("CO", "4", "40.00")], payer_id="UHC")
     commit(engine, inbound([*docs, near, other]))
-    today = date(2026, 10, 5)  # Aetna's 90-day filing limit for 2026-07-15 is 2026-10-13: near
+    today = date(2026, 10, 5)  # Aetna's 90-day corrected-claim window from the 07-15 remit ends 10-13: near
     with engine.connect() as conn:
         items = queries.triage(conn, today, near_days=30)
         only_uhc = queries.triage(conn, today, near_days=30, payer_id="UHC")
