@@ -289,3 +289,26 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = _ts(nullable=False)
     revoked_at: datetime | None = _ts(nullable=True)
+
+
+class IngestFile(SQLModel, table=True):
+    """One 835 file `denialflow ingest` or the remits consumer read, by the SHA-256 of its bytes
+    (the same file again updates ``last_seen_at``): what it held, the warnings it was accepted
+    with, or why it was refused and kept in quarantine, and who released it for which fix."""
+
+    __tablename__ = "ingest_files"
+    __table_args__ = (Index("ix_ingest_files_last_seen", "last_seen_at"),)
+
+    digest: str = Field(primary_key=True, max_length=64)
+    file_name: str = Field(max_length=500)
+    first_seen_at: datetime = _ts(nullable=False)
+    last_seen_at: datetime = _ts(nullable=False)
+    status: str = Field(max_length=10, description="accepted, refused or released")
+    counts: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    warnings: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    provider_adjustments: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    error: str | None = Field(default=None, max_length=1000, description="why it was refused")
+    released_by: str | None = Field(default=None, max_length=120)
+    release_reason: str | None = Field(default=None, max_length=500)
+    released_at: datetime | None = _ts(nullable=True)
+    released_as: str | None = Field(default=None, max_length=64, description="the digest of the fixed file")

@@ -53,7 +53,7 @@ def _truncate(url: str) -> None:
     with engine.begin() as conn:
         tables = (
             "denials, audit_entries, processed_events, outbox, authorizations, owner_workload, review_items, timers,"
-            " api_tokens, outcome_events"
+            " api_tokens, outcome_events, ingest_files, denial_keys"
         )
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
     engine.dispose()

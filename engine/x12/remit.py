@@ -1,21 +1,26 @@
 """Read 835 transactions into claims, checking the envelope as it goes.
 
-The 835's loops are shallow (header, payer/payee, then LX > CLP > SVC), so a loop
-reader keyed on segment ids is enough. It yields each claim with its remittance's
-context as soon as the claim ends, and checks every envelope count and control
-number (SE/GE/IEA) on the way, so a caller that spools what it gets and publishes
-only after the generator finishes publishes nothing from a broken file.
+The 835's loops are shallow (header, payer/payee, then LX > CLP > SVC > PLB), so a
+loop reader keyed on segment ids is enough. It yields each claim with its
+remittance's context as soon as the claim ends. Damage that makes the claim data
+uncertain (a transaction cut short, a claim without its amounts, a bad amount or
+date, a CAS outside a claim) raises `X12Error`, so a caller that spools what it gets
+and publishes only after the generator finishes publishes nothing from such a file.
+Envelope bookkeeping that leaves the claims intact (SE/GE/IEA counts and control
+numbers, ISA padding, missing GE/IEA after the last SE) and a BPR02 that does not
+balance are `X12Warning`s on the `ReadReport`.
 """
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import BinaryIO
 
-from engine.x12.tokens import Segment, X12Error, segments
+from engine.x12.tokens import Segment, Source, X12Error, X12Warning, segments
 
 SUPPORTED_VERSIONS = ("00501", "00401")
+#: ISA01..ISA16 are fixed width (the header is 106 characters).
+ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 _CLAIM_END = {"CLP", "LX", "PLB"}
 _SERVICE_DATES = {"472", "150"}
 _CLAIM_DATES = {"232", "050"}
@@ -39,6 +44,8 @@ class ServiceLine:
     paid: Decimal
     units: Decimal | None
     service_date: date | None = None
+    line_control: str | None = None  # REF*6R: the practice's line item control number
+    billed_procedure: str | None = None  # SVC06: what the practice billed, when the payer paid another code
     adjustments: list[Adjustment] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)
 
@@ -51,6 +58,9 @@ class Claim:
     charge: Decimal
     paid: Decimal
     claim_control_number: str
+    filing_indicator: str | None = None  # CLP06, e.g. MC (Medicaid), MB (Medicare B), CI (commercial)
+    facility_type: str | None = None  # CLP08, place of service or facility type
+    frequency: str | None = None  # CLP09, 1 original, 7 replacement, 8 void
     patient_name: str | None = None
     member_id: str | None = None
     rendering_npi: str | None = None
@@ -60,6 +70,18 @@ class Claim:
     lines: list[ServiceLine] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderAdjustment:
+    """One PLB adjustment: money the payer moves at the provider level, outside any claim
+    (positive takes money back, e.g. a recoupment; negative pays more, e.g. interest)."""
+
+    provider_id: str  # PLB01
+    fiscal_period: date | None  # PLB02
+    reason: str  # first component of PLB03/05/...: WO, FB, L6, 72, ...
+    reference: str | None  # second component: e.g. the claim a recoupment belongs to
+    amount: Decimal
+
+
 @dataclass(slots=True)
 class Remittance:
     """One ST..SE transaction's header: who paid whom, when, under which trace number."""
@@ -67,11 +89,27 @@ class Remittance:
     version: str
     control_number: str
     payment_date: date | None = None
+    total_payment: Decimal | None = None  # BPR02
     trace: str | None = None
     payer_id: str | None = None
     payer_name: str | None = None
     payee_id: str | None = None
     payee_name: str | None = None
+    provider_adjustments: list[ProviderAdjustment] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ReadReport:
+    """What a read found outside the claims: the warnings the file is accepted with, how many
+    transactions it held, and the transactions with provider adjustments (PLB); the others
+    are not kept, so a large file stays small in memory."""
+
+    warnings: list[X12Warning] = field(default_factory=list)
+    transactions: int = 0
+    adjusted: list[Remittance] = field(default_factory=list)
+
+    def warn(self, code: str, segment: int, message: str) -> None:
+        self.warnings.append(X12Warning(code, segment, message))
 
 
 def money(seg: Segment, index: int, required: bool = True) -> Decimal:
@@ -148,6 +186,7 @@ def _service_line(seg: Segment, number: int) -> ServiceLine:
         raise X12Error(
             seg.position, f"SVC01 {seg.get(1)!r} is not a qualifier and procedure code separated by {sep!r} (ISA16)"
         )
+    billed = seg.components(6) if seg.get(6) else []
     return ServiceLine(
         number=number,
         qualifier=composite[0],
@@ -156,6 +195,7 @@ def _service_line(seg: Segment, number: int) -> ServiceLine:
         charge=money(seg, 2),
         paid=money(seg, 3),
         units=quantity(seg, 5),
+        billed_procedure=billed[1] if len(billed) > 1 and billed[1] else None,
     )
 
 
@@ -168,13 +208,33 @@ def _claim(seg: Segment) -> Claim:
         charge=money(seg, 3),
         paid=money(seg, 4),
         claim_control_number=seg.get(7) or "",
+        filing_indicator=seg.get(6) or None,
+        facility_type=seg.get(8) or None,
+        frequency=seg.get(9) or None,
     )
+
+
+def _provider_adjustments(seg: Segment) -> list[ProviderAdjustment]:
+    provider = need(seg, 1, "provider identifier")
+    period = x12_date(seg, 2) if seg.get(2) else None
+    out = []
+    for i in range(3, 15, 2):
+        reason, *rest = seg.components(i)
+        if not reason:
+            if seg.get(i + 1):
+                raise X12Error(seg.position, f"PLB{i + 1:02d} has an amount but PLB{i:02d} has no reason code")
+            continue
+        reference = rest[0] if rest and rest[0] else None
+        out.append(ProviderAdjustment(provider, period, reason, reference, money(seg, i + 1)))
+    if not out:
+        raise X12Error(seg.position, "PLB has no adjustment (PLB03 and PLB04)")
+    return out
 
 
 class _Transaction:
     """Builds one ST..SE transaction's remittance and claims."""
 
-    def __init__(self, st: Segment, version: str) -> None:
+    def __init__(self, st: Segment, version: str, report: ReadReport) -> None:
         if st.get(1) != "835":
             raise X12Error(st.position, f"transaction set {st.get(1)!r} is not an 835 remittance advice")
         self.st = st
@@ -183,6 +243,9 @@ class _Transaction:
         self.claim: Claim | None = None
         self.line: ServiceLine | None = None
         self.party: str | None = None
+        self.report = report
+        self.bpr: Segment | None = None
+        self.claims_paid = Decimal(0)
 
     def add(self, seg: Segment) -> Claim | None:
         """Take the next segment; return a claim when this segment ended it."""
@@ -193,6 +256,8 @@ class _Transaction:
             finished, self.claim, self.line = self.claim, None, None
         remit, claim, line = self.remit, self.claim, self.line
         if sid == "BPR":
+            self.bpr = seg
+            remit.total_payment = self._total_payment(seg)
             remit.payment_date = x12_date(seg, 16) if seg.get(16) else None
         elif sid == "TRN":
             remit.trace = seg.get(2) or None
@@ -206,6 +271,9 @@ class _Transaction:
             remit.payer_id = remit.payer_id or seg.get(2) or None
         elif sid == "CLP":
             self.claim = _claim(seg)
+            self.claims_paid += self.claim.paid
+        elif sid == "PLB":
+            remit.provider_adjustments.extend(_provider_adjustments(seg))
         elif claim is None:
             if sid in {"SVC", "CAS", "NM1", "MIA", "MOA", "LQ"}:
                 raise X12Error(seg.position, f"{sid} outside a claim (no CLP before it)")
@@ -214,8 +282,12 @@ class _Transaction:
             claim.lines.append(self.line)
         elif sid == "CAS":
             (line.adjustments if line else claim.adjustments).extend(_adjustments(seg))
+        elif sid == "REF" and line is not None and seg.get(1) == "6R":
+            line.line_control = seg.get(2) or None
         elif sid == "LQ" and line is not None and seg.get(1) == "HE":
             line.remarks.append(need(seg, 2, "remark code"))
+        elif sid == "REF" and line is not None and seg.get(1) == "6R":
+            line.line_control = seg.get(2) or None
         elif sid == "DTM":
             qualifier = seg.get(1)
             if line is not None and qualifier in _SERVICE_DATES:
@@ -236,26 +308,65 @@ class _Transaction:
             claim.remarks.extend(c for c in (seg.get(i) for i in (5, 20, 21, 22, 23, 24)) if c)
         return finished
 
+    def _total_payment(self, bpr: Segment) -> Decimal | None:
+        """BPR02, which only the balance check reads: unreadable, it is a warning, not a refusal."""
+        try:
+            return money(bpr, 2)
+        except X12Error as exc:
+            self.report.warn("balance.bpr02", bpr.position, f"{exc.problem}: the payment cannot be balanced")
+            return None
+
     def close(self, se: Segment) -> Claim | None:
-        """End the transaction at its SE: check its count and control number; return the claim
-        the SE ended, if one was open."""
+        """End the transaction at its SE: check its count, control number and balance; return
+        the claim the SE ended, if one was open."""
+        report = self.report
         counted = self.count + 1
         declared = se.get(1)
         if declared != str(counted):
-            raise X12Error(se.position, f"SE01 says {declared!r} segments but the transaction has {counted}")
+            report.warn("envelope.se01_count", se.position,
+                        f"SE01 says {declared!r} segments but the transaction has {counted}")  # fmt: skip
         if se.get(2) != self.remit.control_number:
-            raise X12Error(se.position, f"SE02 {se.get(2)!r} does not match ST02 {self.remit.control_number!r}")
+            report.warn("envelope.se02_control", se.position,
+                        f"SE02 {se.get(2)!r} does not match ST02 {self.remit.control_number!r}")  # fmt: skip
+        self._balance()
+        report.transactions += 1
+        if self.remit.provider_adjustments:
+            report.adjusted.append(self.remit)
         last, self.claim, self.line = self.claim, None, None
         return last
 
+    def _balance(self) -> None:
+        """BPR02 (what the payer paid) = the claims' payments (CLP04) less the provider adjustments (PLB)."""
+        total = self.remit.total_payment
+        if self.bpr is None or total is None:
+            return
+        plb = sum((a.amount for a in self.remit.provider_adjustments), Decimal(0))
+        expected = self.claims_paid - plb
+        if total != expected:
+            self.report.warn("balance.bpr02", self.bpr.position,
+                        f"BPR02 total payment {total} does not equal the claims' payments (CLP04) {self.claims_paid} "
+                        f"less the provider adjustments (PLB) {plb} = {expected}")  # fmt: skip
 
-def read_835(stream: BinaryIO) -> Iterator[tuple[Remittance, Claim]]:
-    """Every claim in the file with its remittance, checking envelopes; raises `X12Error`."""
+
+def _isa_widths(isa: Segment, report: ReadReport) -> None:
+    for number, width in enumerate(ISA_WIDTHS, start=1):
+        if len(isa.elements[number]) != width:
+            report.warn(
+                "envelope.isa_width",
+                isa.position,
+                f"ISA{number:02d} is {len(isa.elements[number])} characters wide; its fixed width is {width}",
+            )
+
+
+def read_835(stream: Source, report: ReadReport | None = None) -> Iterator[tuple[Remittance, Claim]]:
+    """Every claim in the file with its remittance; raises `X12Error` on damage that makes the
+    claim data uncertain, and notes what it accepts the file with on ``report``."""
+    report = ReadReport() if report is None else report
     isa: Segment | None = None
     gs: Segment | None = None
     tx: _Transaction | None = None
     groups = transactions = 0
-    for seg in segments(stream):
+    for seg in segments(stream, report.warnings):
         sid = seg.id
         if sid == "ISA":
             if isa is not None:
@@ -264,6 +375,7 @@ def read_835(stream: BinaryIO) -> Iterator[tuple[Remittance, Claim]]:
                 raise X12Error(seg.position, f"ISA has {len(seg.elements) - 1} elements; it must have 16")
             if not seg.get(12).startswith(SUPPORTED_VERSIONS):
                 raise X12Error(seg.position, f"ISA12 version {seg.get(12)!r} is not 00401 or 00501")
+            _isa_widths(seg, report)
             isa, groups = seg, 0
         elif isa is None:
             raise X12Error(seg.position, f"{sid} before any ISA interchange header")
@@ -279,7 +391,7 @@ def read_835(stream: BinaryIO) -> Iterator[tuple[Remittance, Claim]]:
         elif sid == "ST":
             if gs is None or tx is not None:
                 raise X12Error(seg.position, "ST outside a functional group or inside another transaction")
-            tx = _Transaction(seg, gs.get(8))
+            tx = _Transaction(seg, gs.get(8), report)
         elif sid == "SE":
             if tx is None:
                 raise X12Error(seg.position, "SE without an ST")
@@ -294,21 +406,34 @@ def read_835(stream: BinaryIO) -> Iterator[tuple[Remittance, Claim]]:
         elif sid == "GE":
             if gs is None:
                 raise X12Error(seg.position, "GE without a GS")
-            _trailer(seg, transactions, gs.get(6), "GE", "transaction sets", "GS06")
+            _trailer(seg, transactions, gs.get(6), "GE", "transaction sets", "GS06", report)
             gs, groups = None, groups + 1
         elif sid == "IEA":
             if gs is not None:
                 raise X12Error(seg.position, "IEA inside a functional group (no GE)")
-            _trailer(seg, groups, isa.get(13), "IEA", "functional groups", "ISA13")
+            _trailer(seg, groups, isa.get(13), "IEA", "functional groups", "ISA13", report)
             isa = None
         else:
             raise X12Error(seg.position, f"{sid} outside a transaction set")
-    if tx is not None or gs is not None or isa is not None:
-        raise X12Error(0, "the file ends inside an envelope")
+    if tx is not None:
+        raise X12Error(tx.st.position, "the file ends inside the transaction set this ST opens (no SE): "
+                                       "its claims may be cut short")  # fmt: skip
+    if gs is not None:
+        if not transactions:
+            raise X12Error(gs.position, "the file ends inside the functional group this GS opens, before any ST")
+        report.warn("envelope.ge_missing", gs.position, f"the file ends after the last SE: GS {gs.get(6)!r} has no GE")
+        groups += 1
+    if isa is not None:
+        if not groups:
+            raise X12Error(isa.position, "the file ends inside the interchange this ISA opens, before any GS")
+        report.warn("envelope.iea_missing", isa.position,
+                    f"the file ends after the last group: ISA {isa.get(13)!r} has no IEA")  # fmt: skip
 
 
-def _trailer(seg: Segment, counted: int, control: str, name: str, what: str, header: str) -> None:
+def _trailer(seg: Segment, counted: int, control: str, name: str, what: str, header: str, report: ReadReport) -> None:
     if seg.get(1) != str(counted):
-        raise X12Error(seg.position, f"{name}01 says {seg.get(1)!r} {what} but there are {counted}")
+        report.warn(f"envelope.{name.lower()}01_count", seg.position,
+                    f"{name}01 says {seg.get(1)!r} {what} but there are {counted}")  # fmt: skip
     if seg.get(2) != control:
-        raise X12Error(seg.position, f"{name}02 {seg.get(2)!r} does not match {header} {control!r}")
+        report.warn(f"envelope.{name.lower()}02_control", seg.position,
+                    f"{name}02 {seg.get(2)!r} does not match {header} {control!r}")  # fmt: skip

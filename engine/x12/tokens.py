@@ -3,15 +3,16 @@
 X12 has no fixed separators: the ISA header declares them (element separator at
 position 4, component separator in ISA16, the segment terminator right after it)
 and every interchange in a file may declare its own. Files arrive with a UTF-8
-byte-order mark, one segment per line, or newline as the terminator itself; all
-of those are handled here, and anything else ends in an `X12Error` that names the
-segment position and the problem.
+byte-order mark, one segment per line, newline as the terminator itself, the
+terminator at the start of each line instead of the end, or no terminator after the
+last IEA; all of those are handled here (the last two as an `X12Warning`), and
+anything else ends in an `X12Error` that names the segment position and the problem.
 """
 
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Protocol
 
 CHUNK = 1 << 20
 _ISA_ELEMENTS = 16
@@ -26,6 +27,22 @@ class X12Error(Exception):
         super().__init__(f"segment {position}: {problem}" if position else problem)
         self.position = position
         self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class X12Warning:
+    """A defect a file is accepted with (envelope bookkeeping, balancing): a stable code, the
+    segment position and a message naming the element and the values, never claim data."""
+
+    code: str
+    segment: int
+    message: str
+
+
+class Source(Protocol):
+    """What the reader needs of a file: ``read``, so a caller can wrap it (e.g. to hash it)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +70,9 @@ class Segment:
         return self.get(index).split(self.separators.component)
 
 
-def _separators(header: str) -> Separators | None:
-    """The separators an ISA declares, or None if more text is needed to see them."""
+def _separators(header: str) -> tuple[Separators, bool] | None:
+    """The separators an ISA declares and whether the terminator starts each line instead of
+    ending it, or None if more text is needed to see them."""
     element = header[3]
     cut = -1
     for _ in range(_ISA_ELEMENTS):
@@ -64,15 +82,26 @@ def _separators(header: str) -> Separators | None:
     if len(header) < cut + 3:
         return None
     component, terminator = header[cut + 1], header[cut + 2]
+    leading = False
+    if terminator in "\r\n":  # a line break, or a line break before the terminator that starts the GS line
+        after = header[cut + 2 :].lstrip(_WHITESPACE)
+        if len(after) < 3:
+            return None
+        if not after[0].isalnum() and after[0] not in (element, component) and after[1:3] == "GS":
+            terminator, leading = after[0], True
     if element.isalnum() or component.isalnum() or terminator.isalnum() or terminator == " ":
         raise X12Error(1, f"ISA declares unusable separators {element!r} {component!r} {terminator!r}")
     if len({element, component, terminator}) < 3:
         raise X12Error(1, f"ISA declares the same character twice among {element!r} {component!r} {terminator!r}")
-    return Separators(element, component, terminator)
+    return Separators(element, component, terminator), leading
 
 
-def segments(stream: BinaryIO) -> Iterator[Segment]:
-    """Every segment of every interchange in the file, in order. Reads in 1 MiB chunks."""
+def segments(stream: Source, warnings: list[X12Warning] | None = None) -> Iterator[Segment]:
+    """Every segment of every interchange in the file, in order. Reads in 1 MiB chunks.
+
+    Layout defects the segments survive intact go to ``warnings``. The file may end after
+    any segment: whether the trailers it lacks matter is the reader's call."""
+    warnings = [] if warnings is None else warnings
     text = ""
     eof = False
     position = 0
@@ -107,11 +136,16 @@ def segments(stream: BinaryIO) -> Iterator[Segment]:
         if not text.startswith("ISA") or len(text) < 4:
             found = text[:3] if text[:3].isalnum() else "other text"  # never more: it could be anything, PHI too
             raise X12Error(position + 1, f"expected an ISA interchange header, found {found!r}")
-        seps = _separators(text)
-        while seps is None and fill():
-            seps = _separators(text)
-        if seps is None:
+        found = _separators(text)
+        while found is None and fill():
+            found = _separators(text)
+        if found is None:
             raise X12Error(position + 1, "the file ends inside the ISA interchange header")
+        seps, leading = found
+        if leading:
+            warnings.append(X12Warning("envelope.terminator_at_line_start", position + 1,
+                                       f"the segment terminator {seps.segment!r} starts each line instead of "
+                                       "ending each segment"))  # fmt: skip
         # then the interchange's segments up to and including IEA
         strip = _WHITESPACE.replace(seps.segment, "")
         while True:
@@ -123,9 +157,7 @@ def segments(stream: BinaryIO) -> Iterator[Segment]:
                 if not raw:
                     continue
                 position += 1
-                if bad := _CONTROL.search(raw):
-                    raise X12Error(position, f"control character {bad.group()!r} inside the segment")
-                seg = Segment(position, raw.split(seps.element), seps)
+                seg = _segment(position, raw, seps)
                 yield seg
                 if seg.elements[0] == "IEA":
                     text = seps.segment.join([*parts[i + 1 :], text])
@@ -134,7 +166,26 @@ def segments(stream: BinaryIO) -> Iterator[Segment]:
             if done:
                 break
             if not fill():
-                if text.strip(_WHITESPACE):
-                    cut = text.strip(_WHITESPACE).split(seps.element, 1)[0][:3]  # the segment id, no data (PHI)
+                last = text.strip(_WHITESPACE)
+                if last.startswith("IEA"):  # the trailer is all there; only its terminator is not
+                    position += 1
+                    if not leading:  # that layout never ends with a terminator
+                        warnings.append(
+                            X12Warning(
+                                "envelope.final_terminator_missing",
+                                position,
+                                f"the last IEA has no segment terminator {seps.segment!r}",
+                            )
+                        )
+                    yield _segment(position, last, seps)
+                    return
+                if last:
+                    cut = last.split(seps.element, 1)[0][:3]  # the segment id, no data (PHI)
                     raise X12Error(position + 1, f"the file ends inside a {cut!r} segment (no terminator)")
-                raise X12Error(position, "the file ends before the interchange's IEA trailer")
+                return
+
+
+def _segment(position: int, raw: str, seps: Separators) -> Segment:
+    if bad := _CONTROL.search(raw):
+        raise X12Error(position, f"control character {bad.group()!r} inside the segment")
+    return Segment(position, raw.split(seps.element), seps)
