@@ -109,7 +109,10 @@ class RemitLineData(_Strict):
     billed_amount: Money
     paid_amount: Money = Decimal(0)
     adjustments: list[Adjustment] = []
-    remarks: list[Code] = []
+    remarks: list[Code] = Field([], description="remark codes (RARC) sent at this line's (or the claim's) level")
+    related_remarks: list[Code] = Field(
+        [], description="remarks at the other level (the claim's, for a line; every line's, for the claim)"
+    )
     date_of_service: date
     remit_date: date
     rendering_npi: Annotated[str, StringConstraints(pattern=r"^\d{10}$")] | None = None

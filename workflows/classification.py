@@ -8,9 +8,10 @@ status, what was paid, the group code, the remarks (RARC) and the payer's profil
   amounts are never denials; nothing in a predetermination (status 25) or a reversal
   (status 22) is.
 - Contractual reductions (category ``contract``, and CARC 59's multiple-procedure
-  pricing) are the reason for a denial only on a line nothing was paid on and the
-  patient owes nothing: on a paid line, or a $0 line the deductible absorbed, they
-  are the contract working as agreed.
+  pricing) are the reason for a denial only on a line nothing was paid on, the patient
+  owes nothing and no prior payer paid: on a paid line, a $0 line the deductible
+  absorbed, or a secondary claim the primary paid in full, they are the contract
+  working as agreed.
 - CO-23 / CO-24 on a zero-paid claim adjudicated as primary mean coordination of
   benefits or a managed-care plan (eligibility, front desk), unless the practice is
   capitated with that payer; on a paid or secondary claim they are reporting only.
@@ -145,7 +146,8 @@ def is_denial(adjustment: AdjustmentLike, siblings: Sequence[AdjustmentLike], ct
     if adjustment.reason in COB_OR_MANAGED_CARE:
         return nothing_paid and ctx.status not in AFTER_PRIOR_PAYER and not ctx.capitated
     if rule.category == CONTRACT or adjustment.reason in PRICING_ONLY_WHEN_PAID:
-        return nothing_paid and not _patient_owes(siblings)
+        prior_payer_paid = ctx.status in AFTER_PRIOR_PAYER or any(a.reason == PRIOR_PAYER for a in siblings)
+        return nothing_paid and not _patient_owes(siblings) and not prior_payer_paid
     return True
 
 
@@ -158,18 +160,20 @@ def denial_adjustments(adjustments: Sequence[AdjustmentLike], ctx: ClaimContext)
     return found
 
 
-def _refined(adjustment: AdjustmentLike, remarks: Sequence[str]) -> tuple[Rule | None, str | None]:
-    """The rule for one adjustment and the remark that chose it, if one did; of several
-    matching remarks the most actionable one wins."""
+def _refined(adjustment: AdjustmentLike, tiers: Sequence[Sequence[str]]) -> tuple[Rule | None, str | None]:
+    """The rule for one adjustment and the remark that chose it, if one did: the remarks sent
+    at the denial's own level first, then those of the other level; of several matching
+    remarks in one tier the most actionable one wins."""
     refinements = rarc_refinements()
     base = carc_rules().get(adjustment.reason)
     carcs = [adjustment.reason]
     if base is None or base.category == CLAIM_DATA:
         carcs.append(ANY_CARC)
-    for carc in carcs:
-        found = [(rule, remark) for remark in remarks if (rule := refinements.get((carc, remark))) is not None]
-        if found:
-            return min(found, key=lambda f: _rank(f[0], adjustment.reason))
+    for remarks in tiers:
+        for carc in carcs:
+            found = [(rule, remark) for remark in remarks if (rule := refinements.get((carc, remark))) is not None]
+            if found:
+                return min(found, key=lambda f: _rank(f[0], adjustment.reason))
     return base, None
 
 
@@ -184,16 +188,19 @@ def _deactivated(reason: str) -> bool:
     return known is not None and not known.current
 
 
-def classify(adjustments: Sequence[AdjustmentLike], remarks: Iterable[str], ctx: ClaimContext) -> Classification:
-    """Category, owner team and primary reason of one denial from all its adjustments and remarks."""
-    remarks = list(dict.fromkeys(remarks))
+def classify(
+    adjustments: Sequence[AdjustmentLike], remarks: Iterable[str], ctx: ClaimContext, related: Iterable[str] = ()
+) -> Classification:
+    """Category, owner team and primary reason of one denial from all its adjustments, its own
+    remarks and the ``related`` ones of the other level (the claim's, for a line)."""
+    tiers = (list(dict.fromkeys(remarks)), list(dict.fromkeys(related)))
     denials = denial_adjustments(adjustments, ctx)
     if not denials:  # denied outright with only non-denial reasons: a person reads it
         primary = max(adjustments, key=lambda a: a.amount)
         return _classification(primary, _REVIEW_RULE, None, f"only non-denial adjustments ({_code(primary)})", ())
     reasons = []
     for a in denials:
-        rule, remark = _refined(a, remarks)
+        rule, remark = _refined(a, tiers)
         reasons.append((a, rule or _REVIEW_RULE, remark))
     primary, rule, remark = min(reasons, key=lambda r: (_rank(r[1], r[0].reason), -r[0].amount))
     docs = tuple(

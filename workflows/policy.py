@@ -28,7 +28,8 @@ class LivePolicy:
         return self.routing.first_action_days
 
     def classify(self, data: ReceivedData) -> Classification:
-        return classify(data.adjustments, data.remarks, ClaimContext(data.claim_status, data.paid_amount))
+        context = ClaimContext(data.claim_status, data.paid_amount)
+        return classify(data.adjustments, data.remarks, context, data.related_remarks)
 
     def check_authorization(self, line: ClaimLine, records: Sequence[AuthRecord]) -> dict[str, Any]:
         return check_authorization(line, records)

@@ -135,23 +135,24 @@ class RemittanceEvents:
         after_reversal = self._reversed.pop((payer_id, claim.patient_control_number), None)
         capitated = payer_id in self.capitated
         events: list[dict[str, Any]] = []
-        every_remark = [*claim.remarks, *(r for line in claim.lines for r in line.remarks)]
+        line_remarks = [r for line in claim.lines for r in line.remarks]
         for line, key in zip(claim.lines, _line_keys(claim), strict=True):
             ctx = ClaimContext(claim.status, line.paid, capitated)
             denying = len(denial_adjustments(line.adjustments, ctx)) or _denied_without_reason(claim, line)
             tally.skipped_adjustments += len(line.adjustments) - denying
             if denying:
-                events.append(self._line_event(remit, claim, line, key, line.adjustments,
-                                               [*line.remarks, *claim.remarks], "denial.received"))  # fmt: skip
+                events.append(self._line_event(remit, claim, line, key, line.adjustments, line.remarks,
+                                               claim.remarks, "denial.received"))  # fmt: skip
             elif line.paid > 0:
-                events.append(self._line_event(remit, claim, line, key, line.adjustments, line.remarks, "denial.paid"))
+                events.append(self._line_event(remit, claim, line, key, line.adjustments, line.remarks, claim.remarks,
+                                               "denial.paid"))  # fmt: skip
         claim_ctx = ClaimContext(claim.status, claim.paid, capitated)
         claim_level = len(denial_adjustments(claim.adjustments, claim_ctx))
         tally.skipped_adjustments += len(claim.adjustments) - claim_level
         received = sum(1 for e in events if e["type"] == "denial.received")
         if claim_level:
-            events.insert(0, self._line_event(remit, claim, None, CLAIM_LEVEL, claim.adjustments, every_remark,
-                                              "denial.received"))  # fmt: skip
+            events.insert(0, self._line_event(remit, claim, None, CLAIM_LEVEL, claim.adjustments, claim.remarks,
+                                              line_remarks, "denial.received"))  # fmt: skip
         elif claim.status == DENIED and not received and claim.paid == 0:
             # denied outright, but no adjustment says why in denial terms: the claim is the
             # denial, carrying whatever was sent (classification sends it to a reviewer),
@@ -160,12 +161,12 @@ class RemittanceEvents:
             if not sent:
                 tally.denied_without_reasons = 1
             elif not _left_to_patient(sent):
-                events.insert(0, self._line_event(remit, claim, None, CLAIM_LEVEL, sent, every_remark,
-                                                  "denial.received"))  # fmt: skip
+                events.insert(0, self._line_event(remit, claim, None, CLAIM_LEVEL, sent, claim.remarks,
+                                                  line_remarks, "denial.received"))  # fmt: skip
                 tally.skipped_adjustments -= len(sent)
         elif claim.paid > 0 and claim.status not in NEVER_DENIED:
             events.insert(0, self._line_event(remit, claim, None, CLAIM_LEVEL, claim.adjustments, claim.remarks,
-                                              "denial.paid"))  # fmt: skip
+                                              line_remarks, "denial.paid"))  # fmt: skip
         for event in events:
             if after_reversal:
                 event["data"]["after_reversal"] = after_reversal
@@ -198,7 +199,7 @@ class RemittanceEvents:
 
     def _line_event(
         self, remit: Remittance, claim: Claim, line: ServiceLine | None, key: str, adjustments: list[Adjustment],
-        remarks: list[str], kind: str,
+        remarks: list[str], related_remarks: list[str], kind: str,
     ) -> dict[str, Any]:  # fmt: skip
         payer_id, payer_name = _payer(remit, claim)
         service_date = (line.service_date if line else None) or _claim_date(claim) or remit.payment_date
@@ -220,6 +221,7 @@ class RemittanceEvents:
             "paid_amount": str(line.paid if line else claim.paid),
             "adjustments": _adjustment_docs(adjustments),
             "remarks": list(dict.fromkeys(remarks)),
+            "related_remarks": [r for r in dict.fromkeys(related_remarks) if r not in remarks],
             "date_of_service": (service_date or remit_date).isoformat(),
             "remit_date": remit_date.isoformat(),
             "rendering_npi": claim.rendering_npi if claim.rendering_npi and len(claim.rendering_npi) == 10 else None,

@@ -81,7 +81,7 @@ def ingest(name: str) -> tuple[list[Any], Tally]:
 
 def classified(event: DenialReceived) -> Any:
     d = event.data
-    return classify(d.adjustments, d.remarks, ClaimContext(d.claim_status, d.paid_amount))
+    return classify(d.adjustments, d.remarks, ClaimContext(d.claim_status, d.paid_amount), d.related_remarks)
 
 
 def denial_view(event: DenialReceived) -> dict[str, Any]:
