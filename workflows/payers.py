@@ -58,6 +58,7 @@ class PayerProfile:
     appeal: tuple[Limit, ...]
     retro_auth: Limit
     inherited: frozenset[str] = frozenset()
+    capitated: bool = False  # the practice is paid per member by this payer: CO-24 is expected, not a denial
 
     def as_dict(self) -> dict[str, Any]:
         """Each kind's days and basis (appeal: a list, level 1 first); ``from_default`` names inherited kinds."""
@@ -147,6 +148,11 @@ class PayerPolicies:
         payers = {payer: _profile(f'payers."{payer}"', v, default) for payer, v in doc.get("payers", {}).items()}
         return cls(default, payers, int(doc.get("urgent_within_days", 30)))
 
+    @property
+    def capitated_payers(self) -> frozenset[str]:
+        """Payers the practice is capitated with (their CO-24 is the arrangement, not a denial)."""
+        return frozenset(payer for payer, profile in self.payers.items() if profile.capitated)
+
     def deadlines(self, payer_id: str, category: str, basis_dates: BasisDates, received: date) -> DeadlineSet:
         """The deadlines that apply to a denial of ``category``, each with its kind, basis and
         basis date, and whether it had passed when the denial was received."""
@@ -183,7 +189,7 @@ def _limit(where: str, kind: str, value: Any, level: int = 1) -> Limit:
 
 def _profile(where: str, table: dict[str, Any], default: PayerProfile | None) -> PayerProfile:
     """One ``[default]`` or ``[payers."ID"]`` table; a payer's missing kinds come from the default."""
-    unknown = set(table) - set(KINDS)
+    unknown = set(table) - {*KINDS, "capitated"}
     if unknown:
         raise PayerFileError(f"{where}: unknown key(s) {sorted(unknown)}; kinds are {', '.join(KINDS)} "
                              "(each { days = N, basis = \"...\" }; appeal is a list, one per level)")  # fmt: skip
@@ -201,4 +207,7 @@ def _profile(where: str, table: dict[str, Any], default: PayerProfile | None) ->
             limits[kind] = tuple(_limit(where, kind, v, n) for n, v in enumerate(levels, 1))
         else:
             limits[kind] = _limit(where, kind, table[kind])
-    return PayerProfile(**limits, inherited=frozenset(missing if default is not None else ()))
+    capitated = table.get("capitated", False)
+    if not isinstance(capitated, bool):
+        raise PayerFileError(f"{where}.capitated: true or false, got {capitated!r}")
+    return PayerProfile(**limits, inherited=frozenset(missing if default is not None else ()), capitated=capitated)

@@ -28,7 +28,7 @@ class LivePolicy:
         return self.routing.first_action_days
 
     def classify(self, data: ReceivedData) -> Classification:
-        context = ClaimContext(data.claim_status, data.paid_amount)
+        context = ClaimContext(data.claim_status, data.paid_amount, data.payer_id in self.payers.capitated_payers)
         return classify(data.adjustments, data.remarks, context, data.related_remarks)
 
     def check_authorization(self, line: ClaimLine, records: Sequence[AuthRecord]) -> dict[str, Any]:

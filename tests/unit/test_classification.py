@@ -1,10 +1,12 @@
 import csv
 from decimal import Decimal
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
 from engine.events import Adjustment
+from tests.factories import ev, received_doc
 from workflows.classification import (
     ANY_CARC,
     NEEDS_REVIEW,
@@ -16,6 +18,8 @@ from workflows.classification import (
     is_denial,
 )
 from workflows.codes import code_list, current_codes
+from workflows.payers import PayerPolicies
+from workflows.policy import LivePolicy
 from workflows.routing import Routing
 
 NOTHING_PAID = ClaimContext(status="4", paid=Decimal(0))
@@ -221,3 +225,15 @@ def test_a_remark_for_any_reason_does_not_override_a_specific_one() -> None:
 @pytest.mark.parametrize(("group", "liability"), [("CO", "provider"), ("PR", "patient"), ("OA", "OA"), ("PI", "PI")])
 def test_liability_follows_the_group_code(group: str, liability: str) -> None:
     assert classify([adj(group, "27")], [], NOTHING_PAID).liability == liability
+
+
+def test_a_payer_profile_marked_capitated_makes_co_24_the_arrangement(tmp_path: Path) -> None:
+    text = resources.files("workflows.data").joinpath("payers.toml").read_text()
+    path = tmp_path / "payers.toml"
+    path.write_text(text.replace('[payers."AETNA"]', '[payers."AETNA"]\ncapitated = true'))
+    payers = PayerPolicies.load(path)
+    assert payers.capitated_payers == {"AETNA"}
+    doc = received_doc(adjustments=[("CO", "24", "400.00")], claim_status="4")
+    capitated = LivePolicy(Routing.load(), payers).classify(ev(doc).data)
+    plain = LivePolicy(Routing.load()).classify(ev(doc).data)
+    assert (plain.category, capitated.category) == ("eligibility", NEEDS_REVIEW)
