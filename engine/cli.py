@@ -15,7 +15,7 @@ from engine import store
 from engine.audit import verify
 from engine.cli_common import DbOpt, HostOpt, KafkaOpt, PortOpt, settings
 from engine.cli_intake import auth_app, codes_app, ingest
-from engine.cli_queries import escalations, queue, report_app, reviews, stuck, triage
+from engine.cli_queries import escalations, payers, queue, report_app, reviews, stuck, triage
 from engine.clock import clock_from
 from engine.db import make_engine, upgrade
 from engine.embedded import run_embedded
@@ -46,6 +46,7 @@ app.command()(triage)
 app.command()(escalations)
 app.command()(stuck)
 app.command()(queue)
+app.command()(payers)
 
 
 @app.command()

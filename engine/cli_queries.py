@@ -14,9 +14,10 @@ from engine.cli_common import DbOpt, console, settings
 from engine.clock import clock_from
 from engine.db import make_engine
 from engine.kpis import Filters
+from engine.render import LIMITS_UNKNOWN
 from engine.report import render
 from workflows.escalation import EscalationRules
-from workflows.payers import PayerPolicies
+from workflows.payers import KINDS, PayerPolicies, PayerProfile
 
 
 class Format(StrEnum):
@@ -48,6 +49,59 @@ def triage(
         deadline = f"{i.deadline}{' !' if i.deadline_near else ''}" if i.deadline else ""
         table.add_row(i.payer_id, str(i.rank), i.tier, f"{i.denied_cents / 100:,.2f}", i.priority, deadline, i.state,
                       i.owner or "-", i.category or "-", i.id)  # fmt: skip
+    console().print(table)
+
+
+def payers(
+    unknown: Annotated[
+        bool, typer.Option("--unknown", help="payer ids on denials that have no profile, with counts and dollars")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    database_url: DbOpt = None,
+) -> None:
+    """The payer profiles in force (per kind: days and basis); --unknown: payers dated by the defaults."""
+    s = settings(database_url)
+    policies = PayerPolicies.load(s.payers_file)
+    if unknown:
+        _unknown_payers(s.database_url, policies, as_json)
+        return
+    profiles = {"(default)": policies.default, **policies.payers}
+    if as_json:
+        doc = {"urgent_within_days": policies.urgent_within_days, "default": policies.default.as_dict(),
+               "payers": {p: v.as_dict() for p, v in policies.payers.items()}}  # fmt: skip
+        typer.echo(json.dumps(doc))
+        return
+    table = Table(title=f"{len(policies.payers)} payer profile(s); others get the default, shown as '{LIMITS_UNKNOWN}'")
+    for name in ("payer", "timely filing", "corrected claim", "appeal levels", "retro-auth"):
+        table.add_column(name)
+    for payer, profile in profiles.items():
+        table.add_row(payer, *(_limits(profile, kind) for kind in KINDS))
+    console().print(table)
+
+
+def _limits(profile: PayerProfile, kind: str) -> str:
+    """One kind's limit as shown; "(default)" when the payer's table left it to the default."""
+    if kind == "appeal":
+        text = "; ".join(f"L{n} {level}" for n, level in enumerate(profile.appeal, 1))
+    else:
+        text = str(getattr(profile, kind))
+    return f"{text} (default)" if kind in profile.inherited else text
+
+
+def _unknown_payers(database_url: str, policies: PayerPolicies, as_json: bool) -> None:
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        items = queries.unknown_payers(conn, policies.payers)
+    engine.dispose()
+    if as_json:
+        typer.echo(json.dumps([i.as_dict() for i in items]))
+        return
+    table = Table(title=f"{len(items)} payer(s) on denials without a profile: {LIMITS_UNKNOWN}")
+    for name in ("payer", "name", "denials", "denied $", "open", "open $"):
+        table.add_column(name)
+    for i in items:
+        table.add_row(i.payer_id, i.payer_name, str(i.denials), f"{i.denied_cents / 100:,.2f}", str(i.open),
+                      f"{i.open_cents / 100:,.2f}")  # fmt: skip
     console().print(table)
 
 

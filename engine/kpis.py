@@ -161,19 +161,21 @@ def open_where(filters: Filters) -> list[ColumnElement[bool]]:
 
 def open_work(conn: Connection, filters: Filters, today: date, rules: EscalationRules) -> dict[str, Any]:
     """Open denials now, from one pass: totals, per team and owner, per aging bucket
-    (days since receipt), never touched, escalated, and how many are stuck. The flags are
-    grouping keys, so each row's conditions are evaluated once."""
+    (days since receipt), never touched, escalated, dated by the default limits (their payer
+    has no profile), and how many are stuck. The flags are grouping keys, so each row's
+    conditions are evaluated once."""
     bucket = case(*((d.received_at < midnight(today - timedelta(days=start - 1)), name)
                     for start, name in reversed(BUCKETS) if start), else_=BUCKETS[0][1]).label("bucket")  # fmt: skip
     flags = (stuck_condition(today, rules).label("stuck"), (d.touches == 0).label("untouched"),
-             (d.state == "escalated").label("escalated"))  # fmt: skip
+             (d.state == "escalated").label("escalated"), d.payer_profile_known)  # fmt: skip
     roomy(conn)
     rows = conn.execute(select(d.team, d.owner, bucket, *flags, func.count(), func.sum(d.denied_cents))
                         .where(*open_where(filters)).group_by(d.team, d.owner, bucket, *flags)).all()  # fmt: skip
     owners: dict[tuple[str, str], list[Any]] = {}
     aging = {name: [0, 0] for _, name in BUCKETS}
-    totals = {"count": 0, "cents": 0, "never_touched": 0, "escalated": 0, "stuck": 0, "stuck_cents": 0}
-    for team, owner, name, stuck, untouched, escalated, n, cents in rows:
+    totals = {"count": 0, "cents": 0, "never_touched": 0, "escalated": 0, "stuck": 0, "stuck_cents": 0,
+              "payer_limits_unknown": 0}  # fmt: skip
+    for team, owner, name, stuck, untouched, escalated, profile_known, n, cents in rows:
         for sums in (owners.setdefault((team or "-", owner or "(no owner)"), [0, 0]), aging[name]):
             sums[0] += n
             sums[1] += cents
@@ -181,12 +183,14 @@ def open_work(conn: Connection, filters: Filters, today: date, rules: Escalation
         totals["cents"] += cents
         totals["never_touched"] += n if untouched else 0
         totals["escalated"] += n if escalated else 0
+        totals["payer_limits_unknown"] += 0 if profile_known else n
         totals["stuck"] += n if stuck else 0
         totals["stuck_cents"] += cents if stuck else 0
     ranked = sorted(owners.items(), key=lambda kv: (-kv[1][1], kv[0]))
     return {
         "totals": {"count": totals["count"], "dollars": dollars(totals["cents"]),
-                   "never_touched": totals["never_touched"], "escalated": totals["escalated"]},
+                   "never_touched": totals["never_touched"], "escalated": totals["escalated"],
+                   "payer_limits_unknown": totals["payer_limits_unknown"]},
         "stuck": {"count": totals["stuck"], "dollars": dollars(totals["stuck_cents"])},
         "by_owner": [{"team": t, "owner": o, "count": n, "dollars": dollars(c)} for (t, o), (n, c) in ranked],
         "aging": [{"bucket": name, "count": aging[name][0], "dollars": dollars(aging[name][1])} for _, name in BUCKETS],

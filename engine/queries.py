@@ -1,6 +1,6 @@
 """Read models over the store: the questions supervisors ask, shared by the CLI and the web app."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -62,11 +62,12 @@ def _nearest(*days: date | None) -> date | None:
 def triage(
     conn: Connection, today: date, near_days: int, payer_id: str | None = None, limit_per_payer: int | None = None
 ) -> list[TriageItem]:
-    """Open, workable denials ranked within each payer: a deadline within ``near_days`` first,
-    then by dollar value."""
+    """Open, workable denials ranked within each payer: a deadline still ahead within
+    ``near_days`` first (one already past moves nothing up: the lead decides those), then by
+    dollar value."""
     cutoff = today + timedelta(days=near_days)
     d = DENIALS.c
-    near = or_(d.filing_deadline <= cutoff, d.appeal_deadline <= cutoff, d.retro_auth_deadline <= cutoff)
+    near = or_(*(c.between(today, cutoff) for c in (d.filing_deadline, d.appeal_deadline, d.retro_auth_deadline)))
     near_flag = case((near, literal(1)), else_=literal(0))
     rank = func.row_number().over(partition_by=d.payer_id, order_by=(near_flag.desc(), d.denied_cents.desc(), d.id))
     inner = select(
@@ -102,6 +103,36 @@ def _item(r: Any) -> TriageItem:
         _nearest(r.filing_deadline, r.appeal_deadline, r.retro_auth_deadline), bool(r.near), r.state, r.owner,
         r.category, r.touches,
     )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownPayer:
+    """A payer seen on denials that has no profile in the payer file: its denials are dated
+    by the defaults."""
+
+    payer_id: str
+    payer_name: str
+    denials: int
+    denied_cents: int
+    open: int
+    open_cents: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__slots__}
+
+
+def unknown_payers(conn: Connection, profiled: Collection[str]) -> list[UnknownPayer]:
+    """Payers on the denials without a profile among ``profiled``, most denied dollars first."""
+    is_open = kpis.OPEN_WORK
+    rows = conn.execute(
+        select(d.payer_id, func.max(d.payer_name), func.count(), func.sum(d.denied_cents),
+               func.sum(case((is_open, 1), else_=0)), func.sum(case((is_open, d.denied_cents), else_=0)))
+        .where(d.payer_id.not_in(list(profiled)))
+        .group_by(d.payer_id)
+        .order_by(func.sum(d.denied_cents).desc(), d.payer_id)
+    )  # fmt: skip
+    return [UnknownPayer(p, name, n, int(cents or 0), int(n_open or 0), int(open_cents or 0))
+            for p, name, n, cents, n_open, open_cents in rows]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

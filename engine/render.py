@@ -14,7 +14,10 @@ SHOWN = ("id", "state", "category", "side", "team", "owner", "touches", "priorit
          "payer_name", "claim_control_number", "line", "procedure_code", "primary_group", "primary_reason",
          "carc_codes", "rarc_codes", "billed_cents", "paid_cents", "denied_cents", "date_of_service", "remit_date",
          "received_at", "next_action_date", "filing_deadline", "appeal_deadline", "retro_auth_deadline",
-         "auth_check", "resolution", "root_cause", "closed_at", "audit_seq")  # fmt: skip
+         "payer_profile_known", "auth_check", "resolution", "root_cause", "closed_at", "audit_seq")  # fmt: skip
+DEADLINES = ("filing", "appeal", "retro_auth")
+#: What a denial whose payer has no profile in the payer file says wherever it is shown.
+LIMITS_UNKNOWN = "payer limits unknown, defaults used"
 
 
 def mask(value: str | None, keep: int = 0) -> str | None:
@@ -38,12 +41,45 @@ def _age(denial: SimpleNamespace, today: date) -> tuple[int, str]:
     return (today - received).days, aging_bucket(received, today)
 
 
+def deadlines(denial: SimpleNamespace, entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each deadline on the denial with what its classification recorded: kind, days, basis and
+    basis date, whether it had passed at receipt (a log older than that records the date only)."""
+    classify = next((e for e in entries if e["trigger"] == "classify"), None)
+    recorded = (classify["payload"] if classify else {}).get("deadlines", {})
+    out = {}
+    for name in DEADLINES:
+        day = getattr(denial, f"{name}_deadline")
+        if day is not None:
+            rec = recorded.get(name)
+            out[name] = {**(rec if isinstance(rec, dict) else {}), "date": day.isoformat()}
+            if isinstance(rec, dict) and rec["date"] != day.isoformat():
+                out[name]["extended_from"] = rec["date"]
+    return out
+
+
+def deadline_note(d: dict[str, Any]) -> str:
+    """How a deadline was dated, e.g. "corrected claim, 90 d from remit date 2026-09-30"."""
+    if "kind" not in d:
+        return ""
+    counted = d.get("basis_fallback", d["basis"]).replace("_", " ")
+    note = f"{d['kind'].replace('_', ' ')}, {d['days']} d from {counted} {d['basis_date']}"
+    if "basis_fallback" in d:
+        note += f" ({d['basis'].replace('_', ' ')} not known)"
+    if d.get("from_default"):
+        note += ", default limit"
+    if "extended_from" in d:
+        note += f", extended from {d['extended_from']}"
+    return note + (", already passed at receipt" if d["past_at_receipt"] else "")
+
+
 def denial_json(denial: SimpleNamespace, entries: list[dict[str, Any]], today: date, phi: bool = False
                 ) -> dict[str, Any]:  # fmt: skip
     """The denial and its timeline; the patient masked unless ``phi`` (a role that works the claim)."""
     age, bucket = _age(denial, today)
     return {
         **{k: _plain(getattr(denial, k)) for k in SHOWN},
+        "payer_limits": None if denial.payer_profile_known else LIMITS_UNKNOWN,
+        "deadlines": deadlines(denial, entries),
         "age_days": age,
         "aging_bucket": bucket,
         "escalation": (denial.outcome or {}).get("escalation"),
@@ -66,10 +102,9 @@ def dollars(cents: int | None) -> str:
 def denial_text(denial: SimpleNamespace, entries: list[dict[str, Any]], today: date) -> str:
     patient = masked_patient(denial.patient) or {}
     age, bucket = _age(denial, today)
-    deadlines = "  ".join(
-        f"{name} {getattr(denial, f'{name}_deadline')}"
-        for name in ("filing", "appeal", "retro_auth")
-        if getattr(denial, f"{name}_deadline")
+    dated = "".join(
+        f"\n    {name:<10} {d['date']}{'  ' + note if (note := deadline_note(d)) else ''}"
+        for name, d in deadlines(denial, entries).items()
     )
     lines = [
         f"denial {denial.id}  [{denial.state}]",
@@ -82,7 +117,8 @@ def denial_text(denial: SimpleNamespace, entries: list[dict[str, Any]], today: d
         f"  next action {denial.next_action_date or '-'}",
         f"  amounts    billed {dollars(denial.billed_cents)}  paid {dollars(denial.paid_cents)}"
         f"  denied {dollars(denial.denied_cents)}",
-        f"  aging      {age} days ({bucket})  deadlines {deadlines or '-'}",
+        f"  aging      {age} days ({bucket})",
+        f"  deadlines  {'' if denial.payer_profile_known else LIMITS_UNKNOWN}{dated or ' -'}",
     ]
     escalation = (denial.outcome or {}).get("escalation")
     if escalation:

@@ -64,7 +64,7 @@ class PayerProfile:
         """Each kind's days and basis (appeal: a list, level 1 first); ``from_default`` names inherited kinds."""
         out: dict[str, Any] = {k: getattr(self, k).as_dict() for k in KINDS if k != "appeal"}
         out["appeal"] = [level.as_dict() for level in self.appeal]
-        return out | {"from_default": sorted(self.inherited)}
+        return out | {"from_default": sorted(self.inherited), "capitated": self.capitated}
 
 
 @dataclass(frozen=True, slots=True)

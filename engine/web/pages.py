@@ -21,7 +21,7 @@ from engine import queries, store
 from engine.audit import touched_between, verify
 from engine.errors import Rejected
 from engine.kpis import Filters, Scope, midnight, week_of
-from engine.render import denial_json, dollars
+from engine.render import deadline_note, denial_json, dollars
 from engine.replay import replay
 from engine.web import charts
 from engine.web.actions import BY_SLUG, available, form_data
@@ -45,6 +45,7 @@ from workflows.routing import Routing
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["dollars"] = dollars
+templates.env.filters["deadline_note"] = deadline_note
 templates.env.filters["money"] = lambda v: "-" if v is None else f"${v:,.2f}"
 log = structlog.get_logger("denialflow.web")
 router = APIRouter(include_in_schema=False)

@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
-from engine import store
+from engine import queries, store
 from engine.audit import verify
 from engine.clock import ManualClock
 from engine.config import Settings
@@ -55,15 +56,27 @@ def state(settings: Settings, denial_id: str) -> str:
     return found
 
 
-EXTENSION = {"deadline": "filing", "until": "2026-12-12", "reason": "payer extension"}
+EXTENSION = {"deadline": "filing", "until": "2026-12-03", "reason": "payer extension"}
 
 
-def test_each_rule_fires_at_its_moment_and_not_before(settings: Settings) -> None:
+def _without_reviewers(settings: Settings, tmp_path: Path) -> Settings:
+    """The packaged routing, but codes nobody can read wait for a lead to assign them."""
+    routing = tmp_path / "routing.toml"
+    packaged = (Path(__file__).parents[2] / "workflows/data/routing.toml").read_text()
+    routing.write_text(packaged.replace('owners = ["rowan.review"]', "owners = []"))
+    return settings.model_copy(update={"routing_file": routing})
+
+
+def test_each_rule_fires_at_its_moment_and_not_before(settings: Settings, tmp_path: Path) -> None:
+    settings = _without_reviewers(settings, tmp_path)
     docs = {
         "assigned": received_doc(1, adjustments=[("CO", "4", "350.00")]),  # follow-up due 10-09 00:00
-        "unowned": received_doc(2, adjustments=[("CO", "42", "350.00")]),  # needs review: ownership 10-08 09:00
+        "unowned": received_doc(2, adjustments=[("CO", "Z9", "350.00")]),  # needs review: ownership 10-08 09:00
         "small": received_doc(3, adjustments=[("CO", "4", "50.00")]),  # soft write-off 10-08 09:00
-        "extended": received_doc(4, adjustments=[("CO", "4", "350.00")]),  # filing deadline 12-09 -> 12-12
+        # a corrected claim within 90 days of the 09-01 remit: 11-30, extended to 12-03
+        "extended": received_doc(
+            4, adjustments=[("CO", "4", "350.00")], date_of_service="2026-08-20", remit_date="2026-09-01"
+        ),
         "resolved": received_doc(5, adjustments=[("CO", "4", "350.00")]),
         # Medicare: a year to file, 120 days to appeal: aging (61 days: 12-01 09:00) comes first
         "aged": received_doc(6, adjustments=[("CO", "4", "350.00")], payer_id="MEDICARE-JL"),
@@ -89,10 +102,10 @@ def test_each_rule_fires_at_its_moment_and_not_before(settings: Settings) -> Non
     run_worker(settings, 2)
     assert history(settings, ids["assigned"]) == [("escalate", "follow_up")]
     assert state(settings, ids["small"]) == "escalated"
-    # the filing deadline was 12-09 (timer 11-25); the extension to 12-12 moved it to 11-28
-    assert tick(settings, "2026-11-27T23:59:59") == 0
+    # the filing deadline was 11-30 (timer 11-16); the extension to 12-03 moved it to 11-19
+    assert tick(settings, "2026-11-18T23:59:59") == 0
     assert history(settings, ids["extended"]) == []
-    assert tick(settings, "2026-11-28T00:00:00") == 1
+    assert tick(settings, "2026-11-19T00:00:00") == 1
     run_worker(settings, 1)
     assert history(settings, ids["extended"]) == [("escalate", "filing_deadline")]
     assert tick(settings, "2026-12-01T08:59:59") == 0
@@ -109,10 +122,54 @@ def test_each_rule_fires_at_its_moment_and_not_before(settings: Settings) -> Non
     feed = [json.loads(r.value) for r in read_topic(settings, settings.transitions_topic)]
     escalations = {(m["denial_id"], m["reason"]): m for m in feed if m["trigger"] == "escalate"}
     extended = escalations[(ids["extended"], "filing_deadline")]
-    assert extended["figures"] == {"deadline": "filing", "date": "2026-12-12", "lead_days": 14}
+    assert extended["figures"] == {"deadline": "filing", "date": "2026-12-03", "lead_days": 14}
     assert escalations[(ids["assigned"], "follow_up")]["figures"]["next_action_date"] == "2026-10-08"
     engine = make_engine(settings.database_url)
     with engine.connect() as conn:  # escalations, flags and the extension replay like any transition
+        assert verify(conn)[1] is None
+        for denial_id in ids.values():
+            report = replay(store.get_denial(conn, denial_id), store.history(conn, denial_id))
+            assert report.ok, report.mismatches
+    engine.dispose()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine/events.py TimerFiredData.rule must list deadline_past_at_receipt and "
+    "deadlines_passed (workflows/escalation.py ESCALATING); remove this mark with that change",
+)
+def test_deadlines_past_at_receipt_escalate_once_to_the_lead_and_lift_no_priority(settings: Settings) -> None:
+    # timely-filing denials of services a year old: the filing limit (90 days) passed long ago
+    # the first one's appeal window (180 days from its 02-01 remit) closed on 07-31 too
+    gone = received_doc(11, adjustments=[("CO", "29", "350.00")], date_of_service="2025-09-10", remit_date="2026-02-01")
+    appealable = received_doc(12, adjustments=[("CO", "29", "2000.00")], date_of_service="2025-09-10")
+    ids = {"gone": received_id(gone), "appealable": received_id(appealable)}
+    run_worker(settings, publish(settings, [gone, appealable]))
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        stored = {name: store.get_denial(conn, i) for name, i in ids.items()}
+        classified = next(e for e in store.history(conn, ids["gone"]) if e["trigger"] == "classify")["payload"]
+    assert classified["deadlines"]["filing"]["past_at_receipt"] and classified["deadlines"]["appeal"]["past_at_receipt"]
+    assert (stored["gone"].priority, stored["appealable"].priority) == ("middle", "high")  # the value tiers alone
+
+    assert tick(settings, "2026-10-01T09:00:00") == 2  # one timer each, due at receipt, not one per deadline
+    run_worker(settings, 2)
+    assert history(settings, ids["gone"]) == [("escalate", "deadlines_passed")]
+    assert history(settings, ids["appealable"]) == [("escalate", "deadline_past_at_receipt")]
+    with engine.connect() as conn:
+        queue = {i.id: i for i in queries.escalations(conn, at("2026-10-02T00:00:00"), 7)}
+    assert queue[ids["gone"]].detail == {"passed_at_receipt": "filing 2025-12-09, appeal 2026-07-31",
+                                         "candidate": "write-off or proof-of-timely-filing candidate"}  # fmt: skip
+    assert queue[ids["appealable"]].detail["still_open"] == "appeal 2027-03-29"
+
+    # the lead sends both back to be worked: the passed deadlines never escalate them again
+    back = [event_doc("denial.reassigned", i, LEAD, {"owner": "harper.billing", "reason": "appeal with proof"})
+            for i in ids.values()]  # fmt: skip
+    run_worker(settings, publish(settings, back))
+    assert tick(settings, "2026-10-08T00:00:00") == 0
+    assert {state(settings, i) for i in ids.values()} == {"assigned"}
+    assert history(settings, ids["gone"]) == [("escalate", "deadlines_passed")]
+    with engine.connect() as conn:
         assert verify(conn)[1] is None
         for denial_id in ids.values():
             report = replay(store.get_denial(conn, denial_id), store.history(conn, denial_id))

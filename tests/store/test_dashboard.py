@@ -91,7 +91,8 @@ def test_the_dashboard_against_a_seed_worked_out_by_hand(engine: Engine) -> None
     with engine.connect() as conn:
         all_stuck = queries.stuck(conn, TODAY, RULES)
     # open: b, c, d, e, g (a and f are closed); e escalated on its third touch; c, d, g never touched
-    assert data["open"] == {"count": 5, "dollars": 1470.0, "escalated": 1, "never_touched": 3}
+    assert data["open"] == {"count": 5, "dollars": 1470.0, "escalated": 1, "never_touched": 3,
+                            "payer_limits_unknown": 0}  # both payers have a profile  # fmt: skip
     teams: dict[str, list[float]] = {}
     for row in data["open_by_owner"]:
         teams.setdefault(row["team"], [0, 0.0])
@@ -131,13 +132,15 @@ def test_the_dashboard_filters_narrow_every_figure(engine: Engine) -> None:
     north = queries.dashboard(engine, Scope(SCOPE.start, SCOPE.end, Filters(site="North")), TODAY, RULES)
     coding = queries.dashboard(engine, Scope(SCOPE.start, SCOPE.end, Filters(team="coding")), TODAY, RULES)
     last_week = queries.dashboard(engine, Scope(date(2026, 10, 12), date(2026, 10, 19)), TODAY, RULES)
-    assert uhc["open"] == {"count": 2, "dollars": 700.0, "escalated": 0, "never_touched": 2}  # c, d
+    assert uhc["open"] == {"count": 2, "dollars": 700.0, "escalated": 0, "never_touched": 2,
+                           "payer_limits_unknown": 0}  # c, d  # fmt: skip
     assert [i["id"] for i in uhc["stuck"]["items"]] == [ids["c"]]
     assert uhc["flow"]["closed"] == 0 and uhc["flow"]["days_to_first_touch"] is None
     assert uhc["payer_answers"]["appeal_overturn_rate"] is None
     assert north["open"]["count"] == 2 and north["open"]["dollars"] == 270.0  # b, g
     assert north["payer_answers"]["write_offs_by_reason"][0]["dollars"] == 60.0  # f is a North denial
-    assert coding["open"] == {"count": 3, "dollars": 770.0, "escalated": 1, "never_touched": 1}  # b, e, g
+    assert coding["open"] == {"count": 3, "dollars": 770.0, "escalated": 1, "never_touched": 1,
+                              "payer_limits_unknown": 0}  # b, e, g  # fmt: skip
     assert [i["id"] for i in coding["stuck"]["items"]] == [ids["e"]]
     assert [r["key"] for r in last_week["new_by_category"]] == ["documentation", "coding"]  # d $400, g $70
     assert last_week["flow"]["closed"] == 1 and last_week["flow"]["days_to_close"] == 6.0  # f closed 10-13

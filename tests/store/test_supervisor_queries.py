@@ -23,7 +23,8 @@ def test_the_stuck_list_names_why_and_orders_by_dollars(engine: Engine) -> None:
     fresh = received_doc(1, adjustments=[("CO", "4", "100.00")], date_of_service="2026-09-25")  # past follow-up
     moving = received_doc(2, adjustments=[("CO", "4", "900.00")], date_of_service="2026-09-25")  # touched: fine
     unowned = received_doc(3, adjustments=[("CO", "42", "300.00")], date_of_service="2026-09-25")  # needs review
-    deadline = received_doc(4, adjustments=[("CO", "4", "500.00")], date_of_service="2026-07-20")  # filing 10-18
+    deadline = received_doc(4, adjustments=[("CO", "4", "500.00")], date_of_service="2026-07-15",
+                            remit_date="2026-07-20")  # corrected claim by 10-18  # fmt: skip
     touched3 = received_doc(5, adjustments=[("CO", "4", "700.00")], date_of_service="2026-09-25")  # escalated
     docs = {"fresh": fresh, "moving": moving, "unowned": unowned, "deadline": deadline, "touched3": touched3}
     ids = {name: received_id(doc) for name, doc in docs.items()}
@@ -37,8 +38,8 @@ def test_the_stuck_list_names_why_and_orders_by_dollars(engine: Engine) -> None:
     got = {i.id: i.reasons for i in items}
     assert got == {
         ids["touched3"]: ("escalated: touch_limit", "over the touch limit: 3 touches"),
-        ids["deadline"]: ("filing deadline passed: 2026-10-18",),  # Aetna: 90 days from 07-20
-        ids["unowned"]: ("no owner for 19 days",),
+        ids["deadline"]: ("filing deadline passed: 2026-10-18",),  # Aetna: 90 days from the remit, 07-20
+        ids["unowned"]: ("past follow-up: next action was 2026-10-08",),  # needs review has a named reviewer
         ids["fresh"]: ("past follow-up: next action was 2026-10-08",),
     }
     assert [i.denied_cents for i in items] == [70_000, 50_000, 30_000, 10_000]

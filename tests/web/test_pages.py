@@ -126,3 +126,19 @@ def test_a_bad_date_filter_is_a_clear_error(site: Any) -> None:
     client, tokens = site
     page = _as(client, tokens[Role.LEAD]).get("/?start=yesterday")
     assert page.status_code == 422 and "start: 'yesterday' is not a date" in page.text
+
+
+def test_a_payer_without_a_profile_shows_on_its_denial_page_and_as_a_dashboard_tile(site: Any, settings: Settings
+                                                                                    ) -> None:  # fmt: skip
+    client, tokens = site
+    unknown = received_doc(602, adjustments=[("CO", "4", "120.00")], payer_id="SMALL-PLAN")
+    engine = make_engine(settings.database_url)
+    commit(engine, inbound([unknown], start=1))
+    engine.dispose()
+    lead = _as(client, tokens[Role.LEAD])
+    page = lead.get(f"/denials/{received_id(unknown)}").text
+    assert 'id="payer-limits">payer limits unknown, defaults used</p>' in page
+    assert "corrected claim, 90 d from remit date 2026-09-30" in page
+    assert 'id="payer-limits"' not in lead.get(f"/denials/{DENIAL}").text  # Aetna has a profile
+    tile = re.search(r'id="payer-limits-unknown">(\d+)</b>', lead.get("/").text)
+    assert tile is not None and tile.group(1) == "1"
