@@ -75,7 +75,7 @@ def _rows(i: int, rng: random.Random) -> tuple[dict[str, Any], list[dict[str, An
                first_touch_at=first_touch, last_touch_at=first_touch, outcome={},
                root_cause=None if opened else {"category": "coding", "preventable": rng.random() < 0.6},
                filing_deadline=(received + timedelta(days=80)).date(),
-               appeal_deadline=(received + timedelta(days=180)).date(),
+               appeal_deadline=(received + timedelta(days=180)).date(), payer_profile_known=i % 20 != 0,
                closed_at=closed, updated_at=NOW, version=1, audit_seq=1)  # fmt: skip
     entries = [_entry(denial_id, 1, "receive", None, "received", received, {})]
     outcomes = []
