@@ -1,10 +1,13 @@
-"""The `clearinghouse.remits` consumer: raw X12 835 text in, `denial.received` events out.
+"""The `clearinghouse.remits` consumer: raw X12 835 text in, remittance events out.
 
 Back-office automation may publish whole remittance files to this topic instead of
 calling `denialflow ingest`. Each message is one file and is all or nothing: its
 events are published and acknowledged, or the message goes to the dead-letter
-topic with the parser's reason; only then does the offset move. A crash between
-publishing and committing re-publishes the same event ids, which the engine skips.
+topic with the parser's reason (and its bytes to quarantine, as `denialflow ingest`
+keeps them). The order per poll: publish every file's events and dead letters, wait
+for the broker's acknowledgements, write each file's ingest record, only then commit
+the offsets. A crash before the commit re-reads the same files, which re-publish the
+same event ids (the engine skips them) and refresh the same records.
 """
 
 import io
@@ -14,57 +17,72 @@ from typing import Any
 import structlog
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
+from sqlalchemy.exc import SQLAlchemyError
 
+from engine import quarantine
+from engine.clock import clock_from
 from engine.config import Settings
+from engine.db import make_engine
 from engine.errors import Rejected
-from engine.ingest import read_remittance
+from engine.ingest import FileResult, ingest_stream
 from engine.kafka import make_consumer, make_producer
 from engine.poll_loop import PollLoop
 from engine.processor import Inbound, dead_letter
-from engine.x12.tokens import X12Error
 
 log = structlog.get_logger("denialflow.remits")
 FILES_PER_POLL = 50
-
-
-def _collect(events: list[tuple[bytes, bytes]]) -> Any:
-    return lambda key, value: events.append((key, value))
 
 
 class RemitConsumer(PollLoop):
     def __init__(self, consumer: KafkaConsumer, producer: KafkaProducer, settings: Settings) -> None:
         super().__init__(consumer, poll_timeout_ms=settings.poll_timeout_ms, max_records=FILES_PER_POLL)
         self.producer, self.settings = producer, settings
+        self.engine = make_engine(settings.database_url)
+        self.quarantine = quarantine.directory(settings)
+        self.clock = clock_from(settings.now)
+
+    def _send(self, futures: list[Any]) -> Any:
+        topic = self.settings.events_topic
+        return lambda key, value: futures.append(self.producer.send(topic, key=key, value=value))
 
     def handle(self, polled: dict[TopicPartition, list[Any]]) -> None:
         started = time.perf_counter()
         records = [r for batch in polled.values() for r in batch]
-        futures, published, refused = [], 0, 0
+        futures: list[Any] = []
+        read: list[tuple[FileResult, bytes]] = []
         for r in records:
-            events: list[tuple[bytes, bytes]] = []
-            try:
-                read_remittance(io.BytesIO(r.value or b""), _collect(events))
-            except X12Error as exc:
-                refused += 1
-                msg = Inbound(r.topic, r.partition, r.offset, r.key, r.value or b"")
-                letter = dead_letter(msg, Rejected("x12.malformed", str(exc)), None, self.settings.dlq_topic)
-                futures.append(self.producer.send(letter.topic, key=letter.key, value=letter.value,
-                                                  headers=[(k, v.encode()) for k, v in letter.headers]))  # fmt: skip
-                log.warning("remit.refused", reason=str(exc), source=f"{r.topic}/{r.partition}/{r.offset}")
+            raw = r.value or b""
+            result = ingest_stream(io.BytesIO(raw), f"{r.topic}/{r.partition}/{r.offset}", self._send(futures))
+            read.append((result, raw))
+            if result.error is None:
                 continue
-            for key, value in events:
-                futures.append(self.producer.send(self.settings.events_topic, key=key, value=value))
-            published += len(events)
+            msg = Inbound(r.topic, r.partition, r.offset, r.key, raw)
+            letter = dead_letter(msg, Rejected("x12.malformed", result.error), None, self.settings.dlq_topic)
+            futures.append(self.producer.send(letter.topic, key=letter.key, value=letter.value,
+                                              headers=[(k, v.encode()) for k, v in letter.headers]))  # fmt: skip
+            log.warning("remit.refused", reason=result.error, digest=result.digest, source=result.path)
         self.producer.flush()
         if any(f.failed() for f in futures):
-            log.warning("remits.publish_failed", files=len(records))
-            for tp, batch in polled.items():  # not committed: read the same files again
-                self.consumer.seek(tp, batch[0].offset)
-            time.sleep(1)
+            self._again(polled, "remits.publish_failed")
+            return
+        try:
+            now = self.clock()
+            for result, raw in read:
+                quarantine.remember(self.engine, self.quarantine, result, raw, now)
+        except (SQLAlchemyError, OSError) as exc:
+            self._again(polled, "remits.record_failed", error=type(exc).__name__)
             return
         self.consumer.commit()
-        log.info("remits.committed", files=len(records), events=published, refused=refused,
+        log.info("remits.committed", files=len(records), events=sum(res.published for res, _ in read),
+                 refused=sum(1 for res, _ in read if res.error), warned=sum(1 for res, _ in read if res.warnings),
                  ms=round((time.perf_counter() - started) * 1000, 1))  # fmt: skip
+
+    def _again(self, polled: dict[TopicPartition, list[Any]], why: str, **detail: Any) -> None:
+        """Not committed: read the same files again after a pause."""
+        log.warning(why, files=sum(len(batch) for batch in polled.values()), **detail)
+        for tp, batch in polled.items():
+            self.consumer.seek(tp, batch[0].offset)
+        time.sleep(1)
 
 
 def build(settings: Settings) -> RemitConsumer:
@@ -81,3 +99,4 @@ def run(settings: Settings) -> None:
         remits.run_until_signalled()
     finally:
         remits.producer.close()
+        remits.engine.dispose()

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     timer_batch: int = Field(1000, ge=1, le=50_000, description="timers fired per publish-and-mark transaction")
     web_host: str = Field("127.0.0.1", description="address the web app listens on (0.0.0.0 in a container)")
     web_port: int = Field(8000, ge=1, le=65535, description="port the web app listens on")
+    quarantine_dir: Path | None = Field(
+        None, description="where refused 835 files are kept, named by digest; unset: quarantine/ beside the SQLite file"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 

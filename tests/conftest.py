@@ -72,9 +72,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(broker: BundledBroker, db_url: str) -> Settings:
-    """Settings with this test's own topics and consumer group on the session broker."""
-    return make_settings(broker, db_url)
+def settings(broker: BundledBroker, db_url: str, tmp_path: Path) -> Settings:
+    """Settings with this test's own topics, consumer group and quarantine directory on the session broker."""
+    return make_settings(broker, db_url).model_copy(update={"quarantine_dir": tmp_path / "quarantine"})
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ from engine.web.common import (
     stored,
     today,
 )
+from engine.web.ingests import router as ingests_router
 from engine.web.metrics import exposition
 from engine.web.pages import router, scope_from_query, templates
 from workflows.escalation import EscalationRules
@@ -75,6 +76,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.state.admin = None
     app.add_exception_handler(StarletteHTTPException, _refused)  # type: ignore[arg-type]
     app.include_router(router)
+    app.include_router(ingests_router)
 
     @app.get("/healthz")
     def healthz(request: Request) -> dict[str, str]:

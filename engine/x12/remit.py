@@ -245,7 +245,7 @@ class _Transaction:
         self.party: str | None = None
         self.report = report
         self.bpr: Segment | None = None
-        self.claims_paid = Decimal(0)
+        self.claims_paid = Decimal("0.00")
 
     def add(self, seg: Segment) -> Claim | None:
         """Take the next segment; return a claim when this segment ended it."""
@@ -340,7 +340,7 @@ class _Transaction:
         total = self.remit.total_payment
         if self.bpr is None or total is None:
             return
-        plb = sum((a.amount for a in self.remit.provider_adjustments), Decimal(0))
+        plb = sum((a.amount for a in self.remit.provider_adjustments), Decimal("0.00"))
         expected = self.claims_paid - plb
         if total != expected:
             self.report.warn("balance.bpr02", self.bpr.position,

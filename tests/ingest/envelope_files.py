@@ -4,7 +4,9 @@ Worked out from the files by hand: the warning codes an accepted file carries, i
 order, or the refusal (segment position and problem) of a file whose claim data is damaged.
 """
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 #: file -> (the refusal, or None if accepted; the warning codes, in order)
 ENVELOPE_FILES: dict[str, tuple[str | None, list[str]]] = {
@@ -35,6 +37,18 @@ ENVELOPE_FILES: dict[str, tuple[str | None, list[str]]] = {
 #: The same files as `test_samples.REFUSALS` names them.
 ENVELOPE_OUTCOMES = {f"envelope/{name}": refusal for name, (refusal, _) in ENVELOPE_FILES.items()}
 
+#: The hand-labelled cases (tests/data/835/cases/, labelled by someone who did not write the
+#: reader): whether each is accepted, with or without warnings, is in its labels.json.
+SAMPLES = Path(__file__).parents[1] / "data" / "835"
+CASES = SAMPLES / "cases"
+LABELS: list[dict] = json.loads((CASES / "labels.json").read_text())["files"]
+#: Our wording of the two refusals the labels describe.
+CASE_REFUSALS = {
+    "28_refused_truncated_in_claim.835": "segment 24: the file ends inside a 'DTM' segment (no terminator)",
+    "29_refused_clp_missing_amounts.835": "segment 21: CLP03 '' is not an amount",
+}
+CASE_OUTCOMES = {f"cases/{f['file']}": None if f["accepted"] else CASE_REFUSALS[f["file"]] for f in LABELS}
+
 
 def _terminators_at_line_end(raw: bytes) -> bytes:
     return raw.replace(b"\n~", b"~\n")
@@ -44,4 +58,5 @@ def _terminators_at_line_end(raw: bytes) -> bytes:
 #: the conventional layout (the differential test compares the same segments).
 CONVENTIONAL_LAYOUT: dict[str, Callable[[bytes], bytes]] = {
     "envelope/terminator-at-line-start.835": _terminators_at_line_end,
+    "cases/24_env_terminator_at_line_start.835": _terminators_at_line_end,
 }

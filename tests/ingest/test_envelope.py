@@ -7,12 +7,13 @@ import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from engine.x12.remit import Claim, ProviderAdjustment, ReadReport, Remittance, read_835
 from engine.x12.tokens import X12Error, X12Warning, segments
-from tests.ingest.envelope_files import ENVELOPE_FILES
+from tests.ingest.envelope_files import CASES, ENVELOPE_FILES, LABELS
 
 ENVELOPE = Path(__file__).parents[1] / "data" / "835" / "envelope"
 ACCEPTED = [name for name, (refusal, _) in ENVELOPE_FILES.items() if refusal is None]
@@ -183,3 +184,15 @@ def test_warnings_found_before_a_refusal_are_kept_on_the_report() -> None:
     with pytest.raises(X12Error, match="segment 37: expected an ISA interchange header"):
         list(read_835(io.BytesIO(raw), report))
     assert [w.code for w in report.warnings] == ["envelope.se01_count"]
+
+
+@pytest.mark.parametrize("label", LABELS, ids=lambda label: label["file"])
+def test_the_hand_labelled_cases_are_accepted_warned_or_refused_as_labelled(label: dict[str, Any]) -> None:
+    """Labelled by someone who did not write the reader (tests/data/835/cases/NOTES.md)."""
+    report = ReadReport()
+    try:
+        list(read_835(io.BytesIO((CASES / label["file"]).read_bytes()), report))
+    except X12Error:
+        assert not label["accepted"]
+        return
+    assert label["accepted"] and bool(report.warnings) == label["warnings"]

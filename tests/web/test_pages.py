@@ -4,18 +4,22 @@ shown only to the roles that work the claim, and a form that fails the event sch
 refused naming the field, with nothing published."""
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from engine import quarantine
 from engine.config import Settings
 from engine.db import make_engine
 from engine.events import Role
+from engine.ingest import ingest_file
 from engine.web.app import create_app
 from engine.web.auth import COOKIE, create_token
 from tests.factories import T0, received_doc, received_id
 from tests.helpers import read_topic
+from tests.ingest.envelope_files import SAMPLES
 from tests.store.batches import commit, inbound
 
 DOC = received_doc(601, adjustments=[("CO", "4", "350.00")])
@@ -31,6 +35,7 @@ PAGES = [
     ("/audit?start=2026-09-01&end=2026-12-31", SUPERVISE),
     (f"/audit/denials/{DENIAL}", SUPERVISE),
     (f"/audit/denials/{DENIAL}/evidence", SUPERVISE),
+    ("/ingests", EVERYONE),
 ]
 
 
@@ -142,3 +147,18 @@ def test_a_payer_without_a_profile_shows_on_its_denial_page_and_as_a_dashboard_t
     assert 'id="payer-limits"' not in lead.get(f"/denials/{DENIAL}").text  # Aetna has a profile
     tile = re.search(r'id="payer-limits-unknown">(\d+)</b>', lead.get("/").text)
     assert tile is not None and tile.group(1) == "1"
+
+
+def test_the_ingest_page_lists_files_newest_first_with_warnings_and_refusals(site: Any, settings: Settings) -> None:
+    client, tokens = site
+    engine = make_engine(settings.database_url)
+    for hours, name in enumerate(("envelope/se01-count.835", "envelope/bad-date.835")):
+        result = ingest_file(SAMPLES / name, lambda key, value: None)
+        quarantine.remember(engine, quarantine.directory(settings), result, SAMPLES / name, T0 + timedelta(hours=hours))
+    engine.dispose()
+    page = _as(client, tokens[Role.STAFF]).get("/ingests").text
+    assert '<a href="/ingests">835 files</a>' in page
+    table = page.split('id="ingests"', 1)[1]
+    assert table.index("bad-date.835") < table.index("se01-count.835")  # newest first
+    assert "<code>envelope.se01_count</code>" in table and "DTM02 &#39;20261340&#39; is not a date" in table
+    assert '<span class="state refused">refused</span>' in table and '<span class="state accepted">' in table
