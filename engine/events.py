@@ -192,7 +192,7 @@ class TimerFiredData(_Strict):
     timer from one that was moved or cancelled after it was published."""
 
     rule: Literal["ownership", "follow_up", "aging", "filing_deadline", "appeal_deadline", "retro_auth_deadline",
-                  "leadership", "soft_write_off"]  # fmt: skip
+                  "leadership", "soft_write_off", "deadline_past_at_receipt", "deadlines_passed"]  # fmt: skip
     generation: int = Field(ge=1)
     due_at: AwareDatetime
     detail: dict[str, Any] = {}

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from engine import queries, store
@@ -133,11 +132,6 @@ def test_each_rule_fires_at_its_moment_and_not_before(settings: Settings, tmp_pa
     engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/events.py TimerFiredData.rule must list deadline_past_at_receipt and "
-    "deadlines_passed (workflows/escalation.py ESCALATING); remove this mark with that change",
-)
 def test_deadlines_past_at_receipt_escalate_once_to_the_lead_and_lift_no_priority(settings: Settings) -> None:
     # timely-filing denials of services a year old: the filing limit (90 days) passed long ago
     # the first one's appeal window (180 days from its 02-01 remit) closed on 07-31 too
