@@ -22,6 +22,7 @@ from engine.embedded import run_embedded
 from engine.errors import NotFound, Rejected
 from engine.events import Role, partition_key
 from engine.kafka import ensure_topics, make_producer
+from engine.netcheck import listen_error
 from engine.outbox import run as run_relay
 from engine.render import denial_json, denial_text
 from engine.replay import replay
@@ -58,23 +59,30 @@ def run(
     serve: Annotated[bool, typer.Option(help="after the summary, keep the engine and the web app running")] = True,
     host: HostOpt = None,
     port: PortOpt = None,
+    own: Annotated[
+        list[Path] | None,
+        typer.Option("--ingest", exists=True, help="your 835 files or folders, ingested after the demo (repeatable)"),
+    ] = None,
 ) -> None:
     """Main job on embedded defaults: bundled broker, SQLite file, demo feed, 835, timers, worker, summary;
     then the dashboard and the engine keep running until Ctrl-C (--no-serve stops after the summary)."""
-    s = settings(database_url, log_level="WARNING", now=now, web_host=host, web_port=port)
-    raise typer.Exit(run_embedded(s, denials=denials, fresh=fresh, serve=serve))
+    s = settings(database_url, find_engine=False, log_level="WARNING", now=now, web_host=host, web_port=port)
+    if serve and (why := listen_error(s.web_host, s.web_port)):
+        typer.echo(f"cannot serve the dashboard on {s.web_host}:{s.web_port}: {why} (pick another: --port P)", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(run_embedded(s, denials=denials, fresh=fresh, serve=serve, ingest=own or []))
 
 
 @app.command()
 def worker(database_url: DbOpt = None, bootstrap_servers: KafkaOpt = None) -> None:
     """Consume denials.events until SIGTERM (the batch in hand is finished first)."""
-    run_worker(settings(database_url, bootstrap_servers))
+    run_worker(settings(database_url, bootstrap_servers, broker=True))
 
 
 @app.command()
 def remits(bootstrap_servers: KafkaOpt = None) -> None:
     """Turn raw 835 files on clearinghouse.remits into denial events until SIGTERM."""
-    run_remits(settings(bootstrap_servers=bootstrap_servers))
+    run_remits(settings(bootstrap_servers=bootstrap_servers, broker=True))
 
 
 @app.command()
@@ -84,7 +92,7 @@ def timers(
     now: Annotated[str | None, typer.Option(help="start the clock here, e.g. 2026-11-01T09:00:00+00:00")] = None,
 ) -> None:
     """Fire due escalation timers as events on denials.events until SIGTERM."""
-    run_timers(settings(database_url, bootstrap_servers, now=now))
+    run_timers(settings(database_url, bootstrap_servers, now=now, broker=True))
 
 
 @app.command()
@@ -153,14 +161,14 @@ def serve(host: HostOpt = None, port: PortOpt = None, database_url: DbOpt = None
     from engine.web.app import create_app
     from engine.web.server import serve as run_server
 
-    s = settings(database_url, bootstrap_servers, web_host=host, web_port=port)
+    s = settings(database_url, bootstrap_servers, web_host=host, web_port=port, broker=True)
     run_server(create_app(s), s.web_host, s.web_port)
 
 
 @app.command()
 def relay(database_url: DbOpt = None, bootstrap_servers: KafkaOpt = None) -> None:
     """Publish committed outbox rows (change feed, dead letters) until SIGTERM."""
-    run_relay(settings(database_url, bootstrap_servers))
+    run_relay(settings(database_url, bootstrap_servers, broker=True))
 
 
 @app.command()
@@ -170,7 +178,7 @@ def publish(
     raw: Annotated[bool, typer.Option(help="send lines as they are, unvalidated (to exercise the DLQ)")] = False,
 ) -> None:
     """Publish a JSONL file of events to denials.events, keyed by denial id."""
-    s = settings(bootstrap_servers=bootstrap_servers)
+    s = settings(bootstrap_servers=bootstrap_servers, broker=True)
     messages: list[tuple[bytes | None, bytes]] = []
     errors = []
     for number, line in enumerate(file.read_text().splitlines(), 1):
@@ -259,7 +267,7 @@ def db_upgrade(database_url: DbOpt = None) -> None:
 @topics_app.command("create")
 def topics_create(bootstrap_servers: KafkaOpt = None) -> None:
     """Create denials.events, denials.transitions and denials.dlq if missing."""
-    created = ensure_topics(settings(bootstrap_servers=bootstrap_servers))
+    created = ensure_topics(settings(bootstrap_servers=bootstrap_servers, broker=True))
     typer.echo(f"created: {', '.join(created)}" if created else "topics already exist")
 
 

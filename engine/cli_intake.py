@@ -64,14 +64,22 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="the summary as JSON (for automation)")] = False,
 ) -> None:
     """Publish one denial.received event per denial found in X12 835 files (all or nothing per file)."""
-    s: Settings = settings(bootstrap_servers=bootstrap_servers)
+    summary = ingest_paths(paths, settings(bootstrap_servers=bootstrap_servers, broker=True), quiet or as_json)
+    print_summary(summary, as_json)
+    if summary.refused:
+        raise typer.Exit(1)
+
+
+def ingest_paths(paths: list[Path], s: Settings, quiet: bool = False) -> Summary:
+    """Ingest every file named or under a directory named, each confirmed by the broker before the next
+    (shared by `denialflow ingest` and `denialflow run --ingest`)."""
     files = list(files_in(paths))
     ensure_topics(s)
     publisher = _Publisher(make_producer(s), s.events_topic)
     summary = Summary()
     stderr = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=stderr, disable=quiet or as_json, transient=True) as progress:
+    with Progress(*columns, console=stderr, disable=quiet, transient=True) as progress:
         task = progress.add_task("ingesting", total=sum(f.stat().st_size for f in files))
         for path in files:
             progress.update(task, description=path.name[:40])
@@ -80,14 +88,17 @@ def ingest(
             summary.files.append(result)
             progress.advance(task, path.stat().st_size)
     publisher.producer.close()
+    return summary
+
+
+def print_summary(summary: Summary, as_json: bool = False) -> None:
+    """The summary table (or JSON) on stdout, each refused file on stderr."""
     if as_json:
         typer.echo(json.dumps(summary.as_dict()))
     else:
         console().print(_summary_table(summary))
     for refused in summary.refused:
         typer.echo(f"REFUSED {refused.path}: {refused.error}", err=True)
-    if summary.refused:
-        raise typer.Exit(1)
 
 
 @auth_app.command("import")
@@ -97,7 +108,7 @@ def auth_import(
     bootstrap_servers: KafkaOpt = None,
 ) -> None:
     """Publish authorization.recorded events from a CSV (nothing if any row is invalid)."""
-    s = settings(bootstrap_servers=bootstrap_servers)
+    s = settings(bootstrap_servers=bootstrap_servers, broker=True)
     try:
         events = read_authorizations(file, actor)
     except InvalidFile as exc:

@@ -16,6 +16,9 @@ class Settings(BaseSettings):
 
     database_url: str = Field("sqlite:///denialflow.db", description="SQLAlchemy URL; SQLite file or PostgreSQL")
     bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
+    runtime_file: Path = Field(
+        Path("denialflow.runtime.json"), description="where a running `denialflow run` says where it listens"
+    )
     events_topic: str = "denials.events"
     transitions_topic: str = "denials.transitions"
     dlq_topic: str = "denials.dlq"

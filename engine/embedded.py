@@ -10,10 +10,13 @@ happened.
 """
 
 import json
+import os
+import signal
 import tempfile
 import threading
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ from consumers.denial_events import build_worker
 from engine import store
 from engine.audit import verify
 from engine.broker import BundledBroker
+from engine.cli_intake import ingest_paths, print_summary
 from engine.clock import Clock, clock_from
 from engine.config import Settings
 from engine.db import make_engine, upgrade
@@ -35,6 +39,7 @@ from engine.ingest import ingest_file
 from engine.kafka import ensure_topics, make_producer
 from engine.outbox import build_relay
 from engine.render import dollars
+from engine.runtime_file import EmbeddedEngine, advertised
 from engine.timers import build_timer_service
 from engine.web.auth import replace_token
 from engine.worker import Committed
@@ -104,6 +109,7 @@ def _serve(s: Settings, clock: Clock) -> None:
     print(f"\ndashboard: http://{s.web_host}:{s.web_port}/   (API docs: /docs)")
     for (name, role), token in zip(DEMO_LOGINS, tokens.values(), strict=True):
         print(f"  log in as {name} ({role.value}) with token {token}")
+    print(f"your own 835s: .venv/bin/denialflow ingest FILE|DIR in another terminal (finds {s.runtime_file})")
     print("the worker, relay and timer service keep running; Ctrl-C stops everything", flush=True)
     try:
         serve(create_app(s, clock), s.web_host, s.web_port)
@@ -117,70 +123,94 @@ def _serve(s: Settings, clock: Clock) -> None:
         relay.producer.close()
 
 
-def run_embedded(settings: Settings, denials: int, fresh: bool, serve: bool = False) -> int:
+def run_embedded(settings: Settings, denials: int, fresh: bool, serve: bool = False, ingest: Sequence[Path] = ()
+                 ) -> int:  # fmt: skip
+    """The main job, then (``serve``) the engine behind the web app; ``ingest``: the user's own 835s,
+    after the demo feed. While it runs, the runtime file says where (`engine.runtime_file`)."""
     url = make_url(settings.database_url)
     if fresh and url.get_backend_name() == "sqlite" and url.database:
         for suffix in ("", "-wal", "-shm"):
             Path(url.database + suffix).unlink(missing_ok=True)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with BundledBroker() as broker:
         s = settings.model_copy(update={"bootstrap_servers": broker.bootstrap, "max_poll_interval_ms": 3000,
                                         "session_timeout_ms": 3000, "heartbeat_interval_ms": 500})  # fmt: skip
         ensure_topics(s)
         upgrade(s.database_url)
-        producer = make_producer(s)
-        published = 0
-        for event in demo_events(denials):
-            producer.send(s.events_topic, key=partition_key(event), value=json.dumps(event).encode())
-            published += 1
-        for raw in poison_messages():
-            producer.send(s.events_topic, value=raw)
-            published += 1
-        auth = _authorization_event()
-        producer.send(s.events_topic, key=partition_key(auth), value=json.dumps(auth).encode())
+        here = EmbeddedEngine(s.bootstrap_servers, s.database_url, f"http://{s.web_host}:{s.web_port}/" if serve
+                              else None, os.getpid(), datetime.now(UTC).isoformat(timespec="seconds"))  # fmt: skip
+        with advertised(s.runtime_file, here):
+            clock = clock_from(s.now)
+            status = _main_job(s, clock, denials, ingest)
+            if serve and status == 0:
+                _serve(s, clock)
+    return status
+
+
+def _exit_on_sigterm(signum: int, _: object) -> None:
+    """SIGTERM ends the run like Ctrl-C: the broker stops and the runtime file goes (the default
+    action would kill the process and leave both behind)."""
+    raise SystemExit(128 + signum)
+
+
+def _main_job(s: Settings, clock: Clock, denials: int, ingest: Sequence[Path]) -> int:
+    """Demo feed (and the user's files), worker until committed, demo 835, one timer tick, summary."""
+    producer = make_producer(s)
+    published = 0
+    for event in demo_events(denials):
+        producer.send(s.events_topic, key=partition_key(event), value=json.dumps(event).encode())
         published += 1
-        producer.flush()
-        print(f"bundled broker on {broker.bootstrap}; published {published} events ({len(poison_messages())} poison, "
-              "1 authorization record)")  # fmt: skip
+    for raw in poison_messages():
+        producer.send(s.events_topic, value=raw)
+        published += 1
+    auth = _authorization_event()
+    producer.send(s.events_topic, key=partition_key(auth), value=json.dumps(auth).encode())
+    published += 1
+    producer.flush()
+    print(f"bundled broker on {s.bootstrap_servers}; published {published} events ({len(poison_messages())} poison, "
+          "1 authorization record)")  # fmt: skip
+    if ingest:
+        summary = ingest_paths(list(ingest), s)
+        print_summary(summary)
+        published += sum(f.published for f in summary.files)
 
-        totals: Counter[str] = Counter()
-        fired: Counter[str] = Counter()
-        expected = [published]
-        clock = clock_from(s.now)
+    totals: Counter[str] = Counter()
+    fired: Counter[str] = Counter()
+    expected = [published]
 
-        def tally(c: Committed) -> None:
-            totals.update(records=c.records, applied=c.result.applied, transitions=c.result.transitions,
-                          duplicates=c.result.duplicates, rejected=c.result.rejected)  # fmt: skip
-            totals.update(c.result.rejected_by_code)
-            if totals["records"] >= sum(expected) and len(expected) == 1:
-                expected.append(_ingest_demo_remit(producer, s))
-            elif totals["records"] >= sum(expected) and len(expected) == 2:
-                expected.append(_fire_due_timers(s, clock))
-            fired.update(c.result.fired_rules())
+    def tally(c: Committed) -> None:
+        totals.update(records=c.records, applied=c.result.applied, transitions=c.result.transitions,
+                      duplicates=c.result.duplicates, rejected=c.result.rejected)  # fmt: skip
+        totals.update(c.result.rejected_by_code)
+        if totals["records"] >= sum(expected) and len(expected) == 1:
+            expected.append(_ingest_demo_remit(producer, s))
+        elif totals["records"] >= sum(expected) and len(expected) == 2:
+            expected.append(_fire_due_timers(s, clock))
+        fired.update(c.result.fired_rules())
 
-        relay = build_relay(s)
-        relaying = threading.Thread(target=relay.run, name="relay")
-        relaying.start()
+    relay = build_relay(s)
+    relaying = threading.Thread(target=relay.run, name="relay")
+    relaying.start()
+    try:
         worker = build_worker(s, on_commit=tally)
         worker.run(until=lambda: totals["records"] >= sum(expected) and len(expected) == 3)
+    finally:
         producer.close()
         relay.stop()
         relaying.join()
-        relay.drain()
-        relay.producer.close()
-        print(
-            f"worker: {totals['applied']} applied, {totals['transitions']} transitions, "
-            f"{totals['duplicates']} already processed (idempotent re-run), {totals['rejected']} rejected"
-        )
-        for code in sorted(k for k in totals if "." in k):
-            print(f"  dead-lettered {code}: {totals[code]}")
-        applied = ", ".join(f"{rule} {n}" for rule, n in sorted(fired.items()))
-        print(f"timers due at {clock():%Y-%m-%d %H:%M} UTC: {expected[2]} fired -> {applied or 'none applied'}")
-        print(f"topics: {s.transitions_topic} {_topic_size(broker.bootstrap, s.transitions_topic)} messages, "
-              f"{s.dlq_topic} {_topic_size(broker.bootstrap, s.dlq_topic)} messages")  # fmt: skip
-        status = _summary(s.database_url)
-        if serve and status == 0:
-            _serve(s, clock)
-    return status
+    relay.drain()
+    relay.producer.close()
+    print(
+        f"worker: {totals['applied']} applied, {totals['transitions']} transitions, "
+        f"{totals['duplicates']} already processed (idempotent re-run), {totals['rejected']} rejected"
+    )
+    for code in sorted(k for k in totals if "." in k):
+        print(f"  dead-lettered {code}: {totals[code]}")
+    applied = ", ".join(f"{rule} {n}" for rule, n in sorted(fired.items()))
+    print(f"timers due at {clock():%Y-%m-%d %H:%M} UTC: {expected[2]} fired -> {applied or 'none applied'}")
+    print(f"topics: {s.transitions_topic} {_topic_size(s.bootstrap_servers, s.transitions_topic)} messages, "
+          f"{s.dlq_topic} {_topic_size(s.bootstrap_servers, s.dlq_topic)} messages")  # fmt: skip
+    return _summary(s.database_url)
 
 
 def _summary(database_url: str) -> int:

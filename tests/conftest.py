@@ -23,6 +23,15 @@ PG_ADMIN_URL = os.environ.get("DENIALFLOW_TEST_PG_URL", "postgresql://postgres@1
 configure("WARNING")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_runtime_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`denialflow run` started by a test advertises itself here, not in the working tree, where
+    another session's commands (or a developer's own `scripts/run`) would see it."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DENIALFLOW_RUNTIME_FILE", str(tmp_path_factory.mktemp("runtime") / "denialflow.runtime.json"))
+        yield
+
+
 @pytest.fixture(scope="session")
 def broker() -> Iterator[BundledBroker]:
     with BundledBroker() as b:
