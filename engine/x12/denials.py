@@ -16,12 +16,15 @@ disambiguated by its position, and the collision is counted and flagged. Event i
 derive from the remittance's content, so the same file twice yields the same events.
 """
 
+import hashlib
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 from uuid import UUID, uuid5
+
+import orjson
 
 from engine.events import CLAIM_LEVEL, claim_line_key, denial_id_for
 from engine.x12.remit import Adjustment, Claim, Remittance, ServiceLine
@@ -48,6 +51,7 @@ class Tally:
     skipped_adjustments: int = 0
     denied_without_reasons: int = 0
     collisions: int = 0
+    repeats: int = 0
 
     def add(self, other: "Tally") -> None:
         for name in self.__slots__:
@@ -107,6 +111,14 @@ def _denied_without_reason(claim: Claim, line: ServiceLine) -> int:
     return len(line.adjustments) if sum(a.amount for a in line.adjustments) > 0 else 0
 
 
+def _digest(raw: bytes) -> bytes:
+    return hashlib.blake2b(raw, digest_size=16).digest()
+
+
+def _identity(data: dict[str, Any]) -> bytes:
+    return _digest(f"{data['payer_id']}|{data['patient_control_number']}|{data['line_key']}".encode())
+
+
 class RemittanceEvents:
     """Turns one file's claims into events, keeping its claim lines apart.
 
@@ -117,7 +129,9 @@ class RemittanceEvents:
     def __init__(self, now: datetime, capitated_payers: Collection[str] = ()) -> None:
         self.now = now
         self.capitated = frozenset(capitated_payers)
-        self._claim_of: dict[str, int] = {}  # denial id -> position of the claim that produced it
+        # a claim line's identity -> the position and content of the claim that first produced it
+        self._first: dict[bytes, tuple[int, bytes]] = {}
+        self._apart: dict[bytes, dict[str, str]] = {}  # content kept apart -> the identity it was given
         self._reversed: dict[tuple[str, str], str] = {}  # (payer, CLP01) -> reversed claim control number
 
     def __call__(self, remit: Remittance, claim: Claim) -> tuple[list[dict[str, Any]], Tally]:
@@ -170,26 +184,35 @@ class RemittanceEvents:
         for event in events:
             if after_reversal:
                 event["data"]["after_reversal"] = after_reversal
-            tally.collisions += self._keep_apart(event, claim)
+            collided, repeated = self._keep_apart(event, claim)
+            tally.collisions += collided
+            tally.repeats += repeated
         tally.denials = sum(1 for e in events if e["type"] == "denial.received")
         tally.answers = len(events) - tally.denials
         return events, tally
 
-    def _keep_apart(self, event: dict[str, Any], claim: Claim) -> int:
-        """Two claims of this file resolving to one claim line: keep the later one apart,
-        under its own position, flagged; return 1 if this was such a collision."""
+    def _keep_apart(self, event: dict[str, Any], claim: Claim) -> tuple[int, int]:
+        """Two claims of this file resolving to one claim line: the same adjudication sent again
+        (every field alike) is a repeat and gets the same identity and event id (it
+        deduplicates downstream); a different one is kept apart under its own position,
+        flagged. Returns (collisions, repeats)."""
         data = event["data"]
-        denial_id = denial_id_for(data["payer_id"], data["patient_control_number"], data["line_key"])
-        first = self._claim_of.setdefault(denial_id, claim.position)
-        if first == claim.position:
-            return 0
-        data["collides_with"] = f"claim at segment {first}"
+        content = _digest(orjson.dumps([event["type"], data], option=orjson.OPT_SORT_KEYS))
+        if (moved := self._apart.get(content)) is not None:
+            data.update(moved)
+            event["event_id"] = self._event_id(event["type"], data)
+            return 0, 1
+        first = self._first.setdefault(_identity(data), (claim.position, content))
+        if first[0] == claim.position:
+            return 0, 0
+        if first[1] == content:
+            return 0, 1
+        data["collides_with"] = f"claim at segment {first[0]}"
         data["line_key"] = f"{data['line_key']}@{claim.position}"
         event["event_id"] = self._event_id(event["type"], data)
-        self._claim_of[denial_id_for(data["payer_id"], data["patient_control_number"], data["line_key"])] = (
-            claim.position
-        )
-        return 1
+        self._apart[content] = {"line_key": data["line_key"], "collides_with": data["collides_with"]}
+        self._first[_identity(data)] = (claim.position, content)
+        return 1, 0
 
     def _event_id(self, kind: str, data: dict[str, Any]) -> str:
         """Deterministic: one payer's payment (trace, date), adjudication and claim line name the event."""
