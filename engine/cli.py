@@ -80,9 +80,9 @@ def worker(database_url: DbOpt = None, bootstrap_servers: KafkaOpt = None) -> No
 
 
 @app.command()
-def remits(bootstrap_servers: KafkaOpt = None) -> None:
-    """Turn raw 835 files on clearinghouse.remits into denial events until SIGTERM."""
-    run_remits(settings(bootstrap_servers=bootstrap_servers, broker=True))
+def remits(database_url: DbOpt = None, bootstrap_servers: KafkaOpt = None) -> None:
+    """Turn raw 835 files on clearinghouse.remits into denial events until SIGTERM (ingest records, quarantine)."""
+    run_remits(settings(database_url, bootstrap_servers, broker=True))
 
 
 @app.command()

@@ -9,12 +9,19 @@ from kafka import KafkaProducer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
+from engine import ingest_records, quarantine
 from engine.authorizations import InvalidFile, read_authorizations
-from engine.cli_common import KafkaOpt, console, settings
+from engine.cli_common import DbOpt, KafkaOpt, console, settings
+from engine.clock import clock_from
 from engine.config import Settings
-from engine.ingest import FileResult, Summary, files_in, ingest_file
+from engine.db import make_engine
+from engine.errors import NotFound
+from engine.ingest import FileResult, Summary, files_in, ingest_file, ingest_stream
 from engine.kafka import ensure_topics, make_producer
+from engine.x12.denials import Tally
 from workflows.classification import carc_rules
 from workflows.codes import KINDS, current_codes, read_download, write_list
 
@@ -51,23 +58,132 @@ def _summary_table(summary: Summary) -> Table:
             ("denials", total.denials), ("reversals", total.reversals),
             ("skipped adjustments (cost share, contractual, informational)", total.skipped_adjustments),
             ("denied claims without reasons", total.denied_without_reasons),
+            ("envelope and balancing warnings", sum(sum(f.warning_counts.values()) for f in summary.files)),
             ("refused files", len(summary.refused))]  # fmt: skip
     for name, value in rows:
         table.add_row(name, f"{value:,}")
     return table
 
 
+def _codes(result: FileResult) -> str:
+    return ", ".join(code if n == 1 else f"{code} x{n}" for code, n in result.warning_counts.items())
+
+
+def _warnings_table(summary: Summary) -> Table:
+    table = Table(title="accepted with warnings (denialflow ingest --json lists each)")
+    for column in ("file", "sha256", "warnings"):
+        table.add_column(column)
+    for f in summary.warned:
+        if f.error is None:
+            table.add_row(Path(f.path).name, (f.digest or "")[:12], _codes(f))
+    return table
+
+
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(exists=True, help="835 files or directories of them")],
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(exists=True, help="835 files or directories of them; with --release: the fixed file"),
+    ] = None,
     bootstrap_servers: KafkaOpt = None,
+    database_url: DbOpt = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="the summary as JSON (for automation)")] = False,
+    list_quarantine: Annotated[bool, typer.Option("--quarantine", help="list the refused files in quarantine")] = False,
+    release: Annotated[
+        str | None, typer.Option(metavar="DIGEST", help="re-ingest a quarantined file's fix and release it")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="why the file may be released (with --release)")] = None,
+    actor: Annotated[str | None, typer.Option(help="the lead releasing it (with --release)")] = None,
 ) -> None:
-    """Publish one denial.received event per denial found in X12 835 files (all or nothing per file)."""
-    summary = ingest_paths(paths, settings(bootstrap_servers=bootstrap_servers, broker=True), quiet or as_json)
+    """Publish one denial.received event per denial found in X12 835 files (all or nothing per file);
+    list (--quarantine) or release (--release) the refused files kept in quarantine."""
+    if list_quarantine:
+        _list_quarantine(settings(database_url), as_json)
+        return
+    s = settings(database_url, bootstrap_servers, broker=True)
+    if release is not None:
+        fixed = paths or []
+        if len(fixed) > 1 or not reason or not actor:
+            typer.echo("--release DIGEST needs --reason TEXT --actor NAME and at most one fixed FILE", err=True)
+            raise typer.Exit(2)
+        _release(s, release, fixed[0] if fixed else None, actor, reason, as_json)
+        return
+    if not paths:
+        typer.echo("name 835 files or directories (or --quarantine, or --release DIGEST)", err=True)
+        raise typer.Exit(2)
+    summary = ingest_paths(paths, s, quiet or as_json)
     print_summary(summary, as_json)
     if summary.refused:
         raise typer.Exit(1)
+
+
+def _remember(db: Engine, s: Settings, result: FileResult, original: Path) -> None:
+    try:
+        quarantine.remember(db, quarantine.directory(s), result, original, clock_from(s.now)())
+    except (SQLAlchemyError, OSError) as exc:
+        why = f"{result.path} was read but its ingest record could not be written ({exc})"
+        raise typer.Exit(_fail(f"{why}; check the database (denialflow db upgrade) and re-run: ids repeat")) from None
+
+
+def _list_quarantine(s: Settings, as_json: bool) -> None:
+    db = make_engine(s.database_url)
+    with db.connect() as conn:
+        rows = ingest_records.recent(conn, limit=1000, status=ingest_records.REFUSED)
+    db.dispose()
+    if as_json:
+        listed = [{"digest": r.digest, "file": r.file_name, "first_seen_at": r.first_seen_at.isoformat(),
+                   "last_seen_at": r.last_seen_at.isoformat(), "error": r.error} for r in rows]  # fmt: skip
+        typer.echo(json.dumps(listed))
+        return
+    table = Table(title=f"quarantined 835 files ({quarantine.directory(s)})")
+    for column in ("sha256", "file", "last seen"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("why refused")
+    for r in rows:
+        table.add_row(r.digest, Path(r.file_name).name, f"{r.last_seen_at:%Y-%m-%d %H:%M}", r.error)
+    console().print(table)
+
+
+def _release(s: Settings, digest: str, fixed: Path | None, actor: str, reason: str, as_json: bool) -> None:
+    """Re-ingest the fix (or the quarantined copy, fixed in place); only if it parses and its
+    events are acknowledged does the quarantined record become released."""
+    db = make_engine(s.database_url)
+    with db.connect() as conn:
+        try:
+            held = ingest_records.find(conn, digest)
+        except NotFound as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
+    if held.status != ingest_records.REFUSED:
+        typer.echo(f"{held.digest} is {held.status}, not in quarantine", err=True)
+        raise typer.Exit(1)
+    source = fixed or quarantine.kept(quarantine.directory(s), held.digest)
+    ensure_topics(s)
+    publisher = _Publisher(make_producer(s), s.events_topic)
+    try:
+        with source.open("rb") as stream:
+            result = ingest_stream(stream, str(fixed) if fixed else held.file_name, publisher)
+        if result.error is None:
+            publisher.confirm()
+    except OSError as exc:
+        result = FileResult(str(source), Tally(), error=f"cannot read {source}: {exc.strerror}")
+    finally:
+        publisher.producer.close()
+    if result.error is not None:
+        typer.echo(f"still refused, nothing changed: {result.error}", err=True)
+        raise typer.Exit(1)
+    now = clock_from(s.now)()
+    with db.begin() as conn:  # released first: a fix with the same bytes must not read as a new file
+        released = ingest_records.mark_released(conn, held.digest, result.digest or "", actor, reason, now)
+        ingest_records.record(conn, result, now)
+    db.dispose()
+    summary = Summary([result])
+    print_summary(summary, as_json)
+    if not released:
+        typer.echo(f"{held.digest} was released by someone else meanwhile; its fix was published again", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"released {held.digest[:12]} ({held.file_name}) as {(result.digest or '')[:12]} by {actor}: {reason}",
+               err=True)  # fmt: skip
 
 
 def ingest_paths(paths: list[Path], s: Settings, quiet: bool = False) -> Summary:
@@ -76,6 +192,7 @@ def ingest_paths(paths: list[Path], s: Settings, quiet: bool = False) -> Summary
     files = list(files_in(paths))
     ensure_topics(s)
     publisher = _Publisher(make_producer(s), s.events_topic)
+    db = make_engine(s.database_url)
     summary = Summary()
     stderr = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
@@ -85,20 +202,27 @@ def ingest_paths(paths: list[Path], s: Settings, quiet: bool = False) -> Summary
             progress.update(task, description=path.name[:40])
             result: FileResult = ingest_file(path, publisher)
             publisher.confirm()
+            _remember(db, s, result, path)
             summary.files.append(result)
             progress.advance(task, path.stat().st_size)
     publisher.producer.close()
+    db.dispose()
     return summary
 
 
 def print_summary(summary: Summary, as_json: bool = False) -> None:
-    """The summary table (or JSON) on stdout, each refused file on stderr."""
+    """The summary table (or JSON) on stdout, each refused file on stderr with its digest and the
+    warnings found before the refusal."""
     if as_json:
         typer.echo(json.dumps(summary.as_dict()))
     else:
         console().print(_summary_table(summary))
+        if any(f.error is None for f in summary.warned):
+            console().print(_warnings_table(summary))
     for refused in summary.refused:
-        typer.echo(f"REFUSED {refused.path}: {refused.error}", err=True)
+        found = f"; warnings: {_codes(refused)}" if refused.warnings else ""
+        kept = f" (sha256 {refused.digest[:12]}, quarantined{found})" if refused.digest else ""
+        typer.echo(f"REFUSED {refused.path}: {refused.error}{kept}", err=True)
 
 
 @auth_app.command("import")

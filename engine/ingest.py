@@ -28,7 +28,7 @@ from engine.x12.remit import ReadReport, read_835
 from engine.x12.tokens import CHUNK, Source, X12Error, X12Warning
 
 Sink = Callable[[bytes, bytes], None]
-#: The event schema caps `source_file.warnings`; the ingest record keeps every warning.
+#: The event schema caps `source_file.warnings` (each code once; there are far fewer codes).
 MAX_EVENT_WARNINGS = 200
 
 
@@ -43,18 +43,21 @@ class FileResult:
     published: int = 0
     error: str | None = None
     digest: str | None = None  # SHA-256 of the file's bytes; None only when it could not be read
-    warnings: list[X12Warning] = field(default_factory=list)
+    warnings: list[X12Warning] = field(default_factory=list)  # the first ones (`MAX_KEPT`)
+    warning_counts: dict[str, int] = field(default_factory=dict)  # every warning's code: how often
     transactions: int = 0
-    provider_adjustments: list[dict[str, Any]] = field(default_factory=list)
+    provider_adjustments: list[dict[str, Any]] = field(default_factory=list)  # of the first PLB transactions
+    provider_adjustment_count: int = 0
 
     def warning_codes(self) -> list[str]:
-        return list(dict.fromkeys(w.code for w in self.warnings))
+        return list(self.warning_counts)
 
-    def counts(self) -> dict[str, int]:
-        """What the ingest record keeps: the tally, the transactions, the events published."""
+    def counts(self) -> dict[str, Any]:
+        """What the ingest record keeps: the tally, the transactions, the events published, the warnings."""
         return {**{name: getattr(self.tally, name) for name in self.tally.__slots__},
-                "transactions": self.transactions, "provider_adjustments": len(self.provider_adjustments),
-                "published": self.published}  # fmt: skip
+                "transactions": self.transactions, "provider_adjustments": self.provider_adjustment_count,
+                "published": self.published, "warnings": sum(self.warning_counts.values()),
+                "warning_codes": self.warning_counts}  # fmt: skip
 
     def as_dict(self) -> dict[str, Any]:
         return {"path": self.path, "digest": self.digest, "error": self.error, "published": self.published,
@@ -87,7 +90,7 @@ class Summary:
             "files": len(self.files),
             **{name: getattr(total, name) for name in total.__slots__},
             "published": sum(f.published for f in self.files),
-            "warnings": sum(len(f.warnings) for f in self.files),
+            "warnings": sum(sum(f.warning_counts.values()) for f in self.files),
             "refused": [f.as_dict() for f in self.refused],
             "results": [f.as_dict() for f in self.files],
         }
@@ -186,9 +189,11 @@ def ingest_stream(stream: Source, name: str, publish: Sink, now: datetime | None
         try:
             tally = read_remittance(source, _spool(spool), now, report)
         except X12Error as exc:
-            return FileResult(name, Tally(), error=str(exc), digest=source.digest(), warnings=report.warnings)
-        result = FileResult(name, tally, digest=source.digest(), warnings=report.warnings,
-                            transactions=report.transactions, provider_adjustments=_plb_docs(report))  # fmt: skip
+            return FileResult(name, Tally(), error=str(exc), digest=source.digest(), warnings=report.warnings,
+                              warning_counts=report.codes)  # fmt: skip
+        result = FileResult(name, tally, digest=source.digest(), warnings=report.warnings, warning_counts=report.codes,
+                            transactions=report.transactions, provider_adjustments=_plb_docs(report),
+                            provider_adjustment_count=report.provider_adjustments)  # fmt: skip
         source_file = {"digest": result.digest, "warnings": result.warning_codes()[:MAX_EVENT_WARNINGS]}
         for key, value in _unspool(spool):
             publish(key, stamp(value, source_file))

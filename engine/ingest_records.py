@@ -35,7 +35,7 @@ def record(conn: Connection, result: FileResult, now: datetime) -> None:
         "first_seen_at": now,
         "last_seen_at": now,
         "status": ACCEPTED if result.error is None else REFUSED,
-        "counts": {**result.counts(), "warnings": len(result.warnings)},
+        "counts": result.counts(),
         "warnings": warning_docs(result.warnings[:MAX_RECORDED_WARNINGS]),
         "provider_adjustments": result.provider_adjustments,
         "error": result.error[:1000] if result.error else None,

@@ -1,6 +1,5 @@
 """The `/ingests` page: every 835 file read, newest first, with its warnings or why it was refused."""
 
-from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,6 +18,6 @@ def ingests(request: Request, who: Reader) -> HTMLResponse:
     with request.app.state.engine.connect() as conn:
         rows = ingest_records.recent(conn, limit=SHOWN)
     files: list[dict[str, Any]] = [
-        {**r._mapping, "codes": list(Counter(w["code"] for w in r.warnings).items())} for r in rows
+        {**r._mapping, "codes": list(r.counts.get("warning_codes", {}).items())} for r in rows
     ]
     return templates.TemplateResponse(request, "ingests.html", {"who": who, "files": files})

@@ -19,6 +19,8 @@ from decimal import Decimal, InvalidOperation
 from engine.x12.tokens import Segment, Source, X12Error, X12Warning, segments
 
 SUPPORTED_VERSIONS = ("00501", "00401")
+#: Warnings and PLB transactions a read keeps (a file could have one per transaction).
+MAX_KEPT = 1000
 #: ISA01..ISA16 are fixed width (the header is 106 characters).
 ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 _CLAIM_END = {"CLP", "LX", "PLB"}
@@ -101,15 +103,22 @@ class Remittance:
 @dataclass(slots=True)
 class ReadReport:
     """What a read found outside the claims: the warnings the file is accepted with, how many
-    transactions it held, and the transactions with provider adjustments (PLB); the others
-    are not kept, so a large file stays small in memory."""
+    transactions it held, and the transactions with provider adjustments (PLB). A large file
+    keeps its first `MAX_KEPT` warnings and PLB transactions in memory; the counts are whole."""
 
     warnings: list[X12Warning] = field(default_factory=list)
+    codes: dict[str, int] = field(default_factory=dict)  # every warning's code: how often
     transactions: int = 0
     adjusted: list[Remittance] = field(default_factory=list)
+    provider_adjustments: int = 0
+
+    def add(self, warning: X12Warning) -> None:
+        self.codes[warning.code] = self.codes.get(warning.code, 0) + 1
+        if len(self.warnings) < MAX_KEPT:
+            self.warnings.append(warning)
 
     def warn(self, code: str, segment: int, message: str) -> None:
-        self.warnings.append(X12Warning(code, segment, message))
+        self.add(X12Warning(code, segment, message))
 
 
 def money(seg: Segment, index: int, required: bool = True) -> Decimal:
@@ -331,7 +340,9 @@ class _Transaction:
         self._balance()
         report.transactions += 1
         if self.remit.provider_adjustments:
-            report.adjusted.append(self.remit)
+            report.provider_adjustments += len(self.remit.provider_adjustments)
+            if len(report.adjusted) < MAX_KEPT:
+                report.adjusted.append(self.remit)
         last, self.claim, self.line = self.claim, None, None
         return last
 
@@ -366,7 +377,7 @@ def read_835(stream: Source, report: ReadReport | None = None) -> Iterator[tuple
     gs: Segment | None = None
     tx: _Transaction | None = None
     groups = transactions = 0
-    for seg in segments(stream, report.warnings):
+    for seg in segments(stream, report.add):
         sid = seg.id
         if sid == "ISA":
             if isa is not None:

@@ -10,7 +10,7 @@ anything else ends in an `X12Error` that names the segment position and the prob
 """
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -96,12 +96,11 @@ def _separators(header: str) -> tuple[Separators, bool] | None:
     return Separators(element, component, terminator), leading
 
 
-def segments(stream: Source, warnings: list[X12Warning] | None = None) -> Iterator[Segment]:
+def segments(stream: Source, warn: Callable[[X12Warning], None] = lambda _: None) -> Iterator[Segment]:
     """Every segment of every interchange in the file, in order. Reads in 1 MiB chunks.
 
-    Layout defects the segments survive intact go to ``warnings``. The file may end after
-    any segment: whether the trailers it lacks matter is the reader's call."""
-    warnings = [] if warnings is None else warnings
+    Layout defects the segments survive intact go to ``warn``. The file may end after any
+    segment: whether the trailers it lacks matter is the reader's call."""
     text = ""
     eof = False
     position = 0
@@ -143,9 +142,8 @@ def segments(stream: Source, warnings: list[X12Warning] | None = None) -> Iterat
             raise X12Error(position + 1, "the file ends inside the ISA interchange header")
         seps, leading = found
         if leading:
-            warnings.append(X12Warning("envelope.terminator_at_line_start", position + 1,
-                                       f"the segment terminator {seps.segment!r} starts each line instead of "
-                                       "ending each segment"))  # fmt: skip
+            where = f"the segment terminator {seps.segment!r} starts each line instead of ending each segment"
+            warn(X12Warning("envelope.terminator_at_line_start", position + 1, where))
         # then the interchange's segments up to and including IEA
         strip = _WHITESPACE.replace(seps.segment, "")
         while True:
@@ -157,7 +155,9 @@ def segments(stream: Source, warnings: list[X12Warning] | None = None) -> Iterat
                 if not raw:
                     continue
                 position += 1
-                seg = _segment(position, raw, seps)
+                if bad := _CONTROL.search(raw):
+                    raise X12Error(position, f"control character {bad.group()!r} inside the segment")
+                seg = Segment(position, raw.split(seps.element), seps)
                 yield seg
                 if seg.elements[0] == "IEA":
                     text = seps.segment.join([*parts[i + 1 :], text])
@@ -168,24 +168,12 @@ def segments(stream: Source, warnings: list[X12Warning] | None = None) -> Iterat
             if not fill():
                 last = text.strip(_WHITESPACE)
                 if last.startswith("IEA"):  # the trailer is all there; only its terminator is not
-                    position += 1
                     if not leading:  # that layout never ends with a terminator
-                        warnings.append(
-                            X12Warning(
-                                "envelope.final_terminator_missing",
-                                position,
-                                f"the last IEA has no segment terminator {seps.segment!r}",
-                            )
-                        )
-                    yield _segment(position, last, seps)
-                    return
+                        warn(X12Warning("envelope.final_terminator_missing", position + 1,
+                                        f"the last IEA has no segment terminator {seps.segment!r}"))  # fmt: skip
+                    text = last + seps.segment
+                    continue
                 if last:
                     cut = last.split(seps.element, 1)[0][:3]  # the segment id, no data (PHI)
                     raise X12Error(position + 1, f"the file ends inside a {cut!r} segment (no terminator)")
                 return
-
-
-def _segment(position: int, raw: str, seps: Separators) -> Segment:
-    if bad := _CONTROL.search(raw):
-        raise X12Error(position, f"control character {bad.group()!r} inside the segment")
-    return Segment(position, raw.split(seps.element), seps)

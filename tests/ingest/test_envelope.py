@@ -78,7 +78,7 @@ def test_the_terminator_at_the_start_of_each_line_is_found_after_isa16() -> None
     raw = (ENVELOPE / "terminator-at-line-start.835").read_bytes()
     assert raw.startswith(INTACT[:105] + b"\n~GS*")  # the line break where the terminator belongs
     warnings: list[X12Warning] = []
-    segs = list(segments(io.BytesIO(raw), warnings))
+    segs = list(segments(io.BytesIO(raw), warnings.append))
     assert [s.id for s in segs] == [s.id for s in segments(io.BytesIO(INTACT))]
     assert segs[0].separators.segment == "~" and segs[0].get(16) == ":"
     message = "the segment terminator '~' starts each line instead of ending each segment"
