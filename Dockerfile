@@ -7,7 +7,8 @@ COPY pyproject.toml README.md ./
 COPY engine ./engine
 COPY workflows ./workflows
 COPY consumers ./consumers
-RUN pip install . && useradd --system --uid 10001 denialflow
+RUN pip install . && useradd --system --uid 10001 denialflow \
+    && install -d -o denialflow /var/lib/denialflow/quarantine
 USER denialflow
 ENTRYPOINT ["denialflow"]
 CMD ["--help"]

@@ -60,6 +60,9 @@ def test_compose_declares_the_production_stack(compose: dict[str, Any]) -> None:
     worker_env = services["worker"]["environment"]
     assert worker_env["DENIALFLOW_BOOTSTRAP_SERVERS"] == "kafka:9092"
     assert worker_env["DENIALFLOW_DATABASE_URL"].startswith("postgresql://denialflow:")
+    quarantine = worker_env["DENIALFLOW_QUARANTINE_DIR"]  # refused files outlive the containers
+    assert all(f"quarantine:{quarantine}" in services[name]["volumes"] for name in ("worker", "remits"))
+    assert "quarantine" in compose["volumes"]
 
 
 def _env(service: dict[str, Any], broker: str, database_url: str, tag: str) -> dict[str, str]:
