@@ -4,8 +4,9 @@ Two payers' remittances in one interchange: paid lines with coinsurance and cont
 write-downs (skipped, not denials), an authorization denial the practice holds an
 authorization for (the checklist names the fix), a claim denied outright for
 eligibility, a missing rendering-provider id (a remark refines CO-16), a medical
-necessity denial, a timely-filing denial, a zero-paid fee-schedule line, and the
-reversal of an earlier paid claim (kept for review). Patients are invented.
+necessity denial, a timely-filing denial, a $0 line the deductible absorbed (CO-45 with
+PR-1: the contract at work, not a denial), and the reversal of an earlier paid claim
+(kept for review). Patients are invented.
 """
 
 from datetime import date
@@ -39,7 +40,7 @@ _UHC = [
     # testing not medically necessary
     "CLP*PCN-8001*1*1450.00*0*0*12*UHC-26-8001", "NM1*QC*1*NOVAK*ERIN****MI*MBR-DEMO-0004",
     "SVC*HC:96130*1450.00*0**5", "DTM*472*{dos}", "CAS*CO*50*1450.00",
-    # filed late, and a fee-schedule line paid nothing (a contract denial, not a write-down)
+    # filed late, and a line the deductible absorbed (CO-45 with PR-1 on $0: not a denial)
     "CLP*PCN-8002*1*300.00*0*0*12*UHC-26-8002", "NM1*QC*1*SILVA*RAE****MI*MBR-DEMO-0005",
     "SVC*HC:H0031*210.00*0**1", "DTM*472*{old}", "CAS*CO*29*210.00",
     "SVC*HC:90834*90.00*0**1", "DTM*472*{old}", "CAS*PR*1*30.00", "CAS*CO*45*60.00",
