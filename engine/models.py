@@ -164,6 +164,19 @@ class ProcessedEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True, max_length=250)
     outcome: str = Field(max_length=80)
     processed_at: datetime = _ts(nullable=False)
+    digest: str | None = Field(
+        default=None, max_length=32, description="the event body's digest: a repeat with another body is a conflict"
+    )
+
+
+class DenialKey(SQLModel, table=True):
+    """Denials stored before claim-line identity keep their old ids; this maps the id their
+    claim line resolves to now onto the stored one, so a later remittance finds them."""
+
+    __tablename__ = "denial_keys"
+
+    key_id: str = Field(primary_key=True, max_length=64)
+    denial_id: str = Field(max_length=64)
 
 
 class OutboxBatch(SQLModel, table=True):
