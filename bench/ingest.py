@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.ingest [--mb 60] [--publish]
 
 Builds (streaming, on disk) one interchange of at least ``--mb`` MB by repeating the
-5010 sample transactions with fresh trace numbers and claim control numbers, so every
-claim is distinct. Then, in a fresh process per size (so peak RSS is this run's):
+5010 sample transactions with fresh trace numbers, patient control numbers and claim
+control numbers, so every claim is distinct. Then, in a fresh process per size (so peak
+RSS is this run's):
   parse   : read, check envelopes, find denials, build and validate every event (the
             events go to a spool file, as `denialflow ingest` does) - MB/s, claims/s;
   publish : the same plus publishing to the bundled broker (with --publish).
@@ -61,8 +62,8 @@ def build(path: Path, target_bytes: int) -> int:
                         e[2] = f"{n:09d}"
                     elif e[0] == "TRN":
                         e[2] = f"BENCH{n:012d}"
-                    elif e[0] == "CLP":
-                        e[7] = f"{e[7] or 'CCN'}-{n}"
+                    elif e[0] == "CLP":  # a claim is the practice's claim id (CLP01); the ICN (CLP07) varies too
+                        e[1], e[7] = f"{e[1]}-{n}", f"{e[7] or 'CCN'}-{n}"
                         claims += 1
                     out.write("*".join(e) + "~\n")
         out.write(f"GE*{n}*1~\nIEA*1*000000001~\n")
