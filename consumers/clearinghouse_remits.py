@@ -28,6 +28,7 @@ from engine.ingest import FileResult, ingest_stream
 from engine.kafka import make_consumer, make_producer
 from engine.poll_loop import PollLoop
 from engine.processor import Inbound, dead_letter
+from workflows.payers import PayerPolicies
 
 log = structlog.get_logger("denialflow.remits")
 FILES_PER_POLL = 50
@@ -40,6 +41,7 @@ class RemitConsumer(PollLoop):
         self.engine = make_engine(settings.database_url)
         self.quarantine = quarantine.directory(settings)
         self.clock = clock_from(settings.now)
+        self.capitated = PayerPolicies.load(settings.payers_file).capitated_payers()
 
     def _send(self, futures: list[Any]) -> Any:
         topic = self.settings.events_topic
@@ -52,7 +54,8 @@ class RemitConsumer(PollLoop):
         read: list[tuple[FileResult, bytes]] = []
         for r in records:
             raw = r.value or b""
-            result = ingest_stream(io.BytesIO(raw), f"{r.topic}/{r.partition}/{r.offset}", self._send(futures))
+            name = f"{r.topic}/{r.partition}/{r.offset}"
+            result = ingest_stream(io.BytesIO(raw), name, self._send(futures), capitated=self.capitated)
             read.append((result, raw))
             if result.error is None:
                 continue

@@ -24,6 +24,7 @@ from engine.kafka import ensure_topics, make_producer
 from engine.x12.denials import Tally
 from workflows.classification import carc_rules
 from workflows.codes import KINDS, current_codes, read_download, write_list
+from workflows.payers import PayerPolicies
 
 auth_app = typer.Typer(no_args_is_help=True, help="Authorization records (the checklist's input).")
 codes_app = typer.Typer(no_args_is_help=True, help="The X12 CARC/RARC code lists.")
@@ -117,6 +118,10 @@ def ingest(
         raise typer.Exit(1)
 
 
+def _capitated(s: Settings) -> frozenset[str]:
+    return PayerPolicies.load(s.payers_file).capitated_payers()
+
+
 def _remember(db: Engine, s: Settings, result: FileResult, original: Path) -> None:
     try:
         quarantine.remember(db, quarantine.directory(s), result, original, clock_from(s.now)())
@@ -162,7 +167,8 @@ def _release(s: Settings, digest: str, fixed: Path | None, actor: str, reason: s
     publisher = _Publisher(make_producer(s), s.events_topic)
     try:
         with source.open("rb") as stream:
-            result = ingest_stream(stream, str(fixed) if fixed else held.file_name, publisher)
+            name = str(fixed) if fixed else held.file_name
+            result = ingest_stream(stream, name, publisher, capitated=_capitated(s))
         if result.error is None:
             publisher.confirm()
     except OSError as exc:
@@ -193,6 +199,7 @@ def ingest_paths(paths: list[Path], s: Settings, quiet: bool = False) -> Summary
     ensure_topics(s)
     publisher = _Publisher(make_producer(s), s.events_topic)
     db = make_engine(s.database_url)
+    capitated = _capitated(s)
     summary = Summary()
     stderr = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
@@ -200,7 +207,7 @@ def ingest_paths(paths: list[Path], s: Settings, quiet: bool = False) -> Summary
         task = progress.add_task("ingesting", total=sum(f.stat().st_size for f in files))
         for path in files:
             progress.update(task, description=path.name[:40])
-            result: FileResult = ingest_file(path, publisher)
+            result: FileResult = ingest_file(path, publisher, capitated=capitated)
             publisher.confirm()
             _remember(db, s, result, path)
             summary.files.append(result)

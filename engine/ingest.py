@@ -12,7 +12,7 @@ derived from the remittance, so ingesting a file twice changes nothing downstrea
 import hashlib
 import tempfile
 import typing
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -96,11 +96,15 @@ class Summary:
         }
 
 
-def read_remittance(stream: Source, sink: Sink, now: datetime | None = None, report: ReadReport | None = None) -> Tally:
+def read_remittance(
+    stream: Source, sink: Sink, now: datetime | None = None, report: ReadReport | None = None,
+    capitated: Collection[str] = (),
+) -> Tally:  # fmt: skip
     """Parse one 835 stream, validate every event it yields against the event schema and
     hand each to ``sink`` as (key, value). Raises `X12Error` on the first damage; what the
-    file is accepted with goes on ``report``."""
-    events_for = RemittanceEvents(now or datetime.now(UTC))
+    file is accepted with goes on ``report``. ``capitated``: the payers whose profile says
+    the practice is capitated with them (`PayerPolicies.capitated_payers`)."""
+    events_for = RemittanceEvents(now or datetime.now(UTC), capitated)
     tally = Tally()
     for remit, claim in read_835(stream, report):
         events, counted = events_for(remit, claim)
@@ -180,14 +184,16 @@ def _plb_docs(report: ReadReport) -> list[dict[str, Any]]:
             for r in report.adjusted for a in r.provider_adjustments]  # fmt: skip
 
 
-def ingest_stream(stream: Source, name: str, publish: Sink, now: datetime | None = None) -> FileResult:
+def ingest_stream(
+    stream: Source, name: str, publish: Sink, now: datetime | None = None, capitated: Collection[str] = ()
+) -> FileResult:
     """Parse one file completely, then publish its events stamped with the file's digest and
     warnings; a refused file publishes nothing."""
     source = _Digesting(stream)
     report = ReadReport()
     with tempfile.TemporaryFile() as spool:
         try:
-            tally = read_remittance(source, _spool(spool), now, report)
+            tally = read_remittance(source, _spool(spool), now, report, capitated)
         except X12Error as exc:
             return FileResult(name, Tally(), error=str(exc), digest=source.digest(), warnings=report.warnings,
                               warning_counts=report.codes)  # fmt: skip
@@ -201,10 +207,10 @@ def ingest_stream(stream: Source, name: str, publish: Sink, now: datetime | None
     return result
 
 
-def ingest_file(path: Path, publish: Sink, now: datetime | None = None) -> FileResult:
+def ingest_file(path: Path, publish: Sink, now: datetime | None = None, capitated: Collection[str] = ()) -> FileResult:
     """`ingest_stream` on a file on disk."""
     try:
         with path.open("rb") as stream:
-            return ingest_stream(stream, str(path), publish, now)
+            return ingest_stream(stream, str(path), publish, now, capitated)
     except OSError as exc:
         return FileResult(str(path), Tally(), error=f"cannot read: {exc.strerror}")

@@ -62,3 +62,13 @@ def test_a_refused_file_publishes_nothing_and_still_has_its_whole_digest() -> No
 def test_an_unreadable_file_has_no_digest(tmp_path: Path) -> None:
     result, published = _ingest(tmp_path / "missing.835")
     assert (result.digest, published) == (None, []) and result.error == "cannot read: No such file or directory"
+
+
+def test_a_capitated_payer_s_co_24_is_no_denial(tmp_path: Path) -> None:
+    """The payer profiles' capitated payers reach the events: CO-24 on their zero-paid claim is
+    the capitation arrangement, not a denial."""
+    path = tmp_path / "co24.835"
+    raw = (ENVELOPE / "intact.835").read_bytes().replace(b"CAS*CO*197*95.00", b"CAS*CO*24*95.00")
+    path.write_bytes(raw.replace(b"CLP*PCN-1002*4*", b"CLP*PCN-1002*1*"))  # processed as primary, nothing paid
+    assert ingest_file(path, lambda key, value: None).tally.denials == 1
+    assert ingest_file(path, lambda key, value: None, capitated={"ACME01"}).tally.denials == 0
