@@ -41,7 +41,7 @@ class RemitConsumer(PollLoop):
         self.engine = make_engine(settings.database_url)
         self.quarantine = quarantine.directory(settings)
         self.clock = clock_from(settings.now)
-        self.capitated = PayerPolicies.load(settings.payers_file).capitated_payers()
+        self.capitated = PayerPolicies.load(settings.payers_file).capitated_payers
 
     def _send(self, futures: list[Any]) -> Any:
         topic = self.settings.events_topic

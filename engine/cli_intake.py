@@ -119,7 +119,7 @@ def ingest(
 
 
 def _capitated(s: Settings) -> frozenset[str]:
-    return PayerPolicies.load(s.payers_file).capitated_payers()
+    return PayerPolicies.load(s.payers_file).capitated_payers
 
 
 def _remember(db: Engine, s: Settings, result: FileResult, original: Path) -> None:
