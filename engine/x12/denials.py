@@ -35,6 +35,7 @@ DENIED = "4"
 REVERSAL = "22"
 PREDETERMINATION = "25"
 ACTOR = "clearinghouse"
+_LOW_64 = (1 << 64) - 1
 _EVENT_NAMESPACE = UUID("0b6e51a1-77a4-4f0e-8d52-6f1f3c9a2e71")
 
 
@@ -111,11 +112,12 @@ def _denied_without_reason(claim: Claim, line: ServiceLine) -> int:
     return len(line.adjustments) if sum(a.amount for a in line.adjustments) > 0 else 0
 
 
-def _digest(raw: bytes) -> bytes:
-    return hashlib.blake2b(raw, digest_size=16).digest()
+def _digest(raw: bytes) -> int:
+    """64 bits: small enough to keep one per claim line of a large file, wide enough not to clash."""
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest())
 
 
-def _identity(data: dict[str, Any]) -> bytes:
+def _identity(data: dict[str, Any]) -> int:
     return _digest(f"{data['payer_id']}|{data['patient_control_number']}|{data['line_key']}".encode())
 
 
@@ -129,9 +131,9 @@ class RemittanceEvents:
     def __init__(self, now: datetime, capitated_payers: Collection[str] = ()) -> None:
         self.now = now
         self.capitated = frozenset(capitated_payers)
-        # a claim line's identity -> the position and content of the claim that first produced it
-        self._first: dict[bytes, tuple[int, bytes]] = {}
-        self._apart: dict[bytes, dict[str, str]] = {}  # content kept apart -> the identity it was given
+        # a claim line's identity -> the claim that first produced it: its position << 64 | its content
+        self._first: dict[int, int] = {}
+        self._apart: dict[int, dict[str, str]] = {}  # content kept apart -> the identity it was given
         self._reversed: dict[tuple[str, str], str] = {}  # (payer, CLP01) -> reversed claim control number
 
     def __call__(self, remit: Remittance, claim: Claim) -> tuple[list[dict[str, Any]], Tally]:
@@ -202,16 +204,17 @@ class RemittanceEvents:
             data.update(moved)
             event["event_id"] = self._event_id(event["type"], data)
             return 0, 1
-        first = self._first.setdefault(_identity(data), (claim.position, content))
-        if first[0] == claim.position:
+        first = self._first.setdefault(_identity(data), claim.position << 64 | content)
+        position = first >> 64
+        if position == claim.position:
             return 0, 0
-        if first[1] == content:
+        if first & _LOW_64 == content:
             return 0, 1
-        data["collides_with"] = f"claim at segment {first[0]}"
+        data["collides_with"] = f"claim at segment {position}"
         data["line_key"] = f"{data['line_key']}@{claim.position}"
         event["event_id"] = self._event_id(event["type"], data)
         self._apart[content] = {"line_key": data["line_key"], "collides_with": data["collides_with"]}
-        self._first[_identity(data)] = (claim.position, content)
+        self._first[_identity(data)] = claim.position << 64 | content
         return 1, 0
 
     def _event_id(self, kind: str, data: dict[str, Any]) -> str:

@@ -61,16 +61,17 @@ SAME_AS_EMEDNY = ["x12-parser/multi-line-not-delimited.edi", "x12-parser/profee-
 
 # Categories of each hand-checked file's denials, in file order, with why.
 CATEGORIES = {
-    # CO-16 + N14 (missing information; N14 refines nothing) -> claim data; OA-A7 is deactivated -> review
+    # CO-16 + N14 (missing information; N14 refines nothing) -> claim data; the two OA-A7 lines
+    # (deactivated, presumptive payment: no denial meaning) of the denied claim got nothing,
+    # owed by nobody -> still denied, for the reviewer
     "pyx12/835_mult_loops.txt": ["claim_data", "needs_review", "needs_review"],
     # CO-29 timely filing x2; CO-251 (attachment content insufficient) + N206 -> documentation x2
     "edi-835-parser/emedny_sample.txt": ["timely_filing", "timely_filing", "documentation", "documentation"],
-    # CO-45 on a line paid nothing: the fee schedule is the reason for the zero payment -> contract
-    "edi-835-parser/united_healthcare_legacy_sample.txt": ["contract"],
-    # CO-42 (deactivated) -> review; CR-18 duplicate -> claim data; CO-29 -> timely filing;
-    # 121212 (denied, only OA-23 prior-payer adjustments) -> review; 777777 CO-42 -> review
-    "X12Parser/Example1_GripElements.txt": ["needs_review", "claim_data", "timely_filing", "needs_review",
-                                            "needs_review"],
+    # the $0 line the deductible absorbed (CO-45 + PR-1) is no denial: nothing here
+    "edi-835-parser/united_healthcare_legacy_sample.txt": [],
+    # CR-18 duplicate -> claim data; CO-29 -> timely filing; 121212 (denied, zero paid, OA-23
+    # for the prior payer) -> coordination of benefits, eligibility
+    "X12Parser/Example1_GripElements.txt": ["claim_data", "timely_filing", "eligibility"],
     "edi-835-parser_CHS-CDS-AIML/test.835": [],  # cost share and a contractual write-down on paid lines
 }  # fmt: skip
 
@@ -153,10 +154,14 @@ def test_cost_share_and_contractual_lines_never_become_denials(name: str) -> Non
 
 def test_the_volume_file_yields_every_transactions_denials() -> None:
     events, tally = ingest("x12-parser/profee-multiple.edi")
-    assert (tally.claims, tally.denials, len(events)) == (468, 624, 624)
+    received = [e for e in events if e.type == "denial.received"]
+    assert (tally.claims, tally.denials, len(received)) == (468, 624, 624)
     # the file repeats one remittance (same trace number, same claims) 156 times: the
-    # repeats carry the same event ids, so the engine applies each denial once
-    assert len({e.event_id for e in events}) == 4
+    # repeats carry the same event ids (the same claim lines, the paid ones too), so the
+    # engine applies each denial once; the masked CLP01 shared by distinct claims in each
+    # copy is one collision, kept apart the same way in every copy
+    assert len({e.event_id for e in received}) == 4 == len({e.denial_id for e in received})
+    assert (tally.repeats, tally.collisions) == (len(events) - len({e.event_id for e in events}), 4)
 
 
 def test_reversals_become_reversal_events_never_denials() -> None:
