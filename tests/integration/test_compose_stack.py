@@ -107,13 +107,14 @@ def test_the_compose_services_run_end_to_end(compose: dict[str, Any], broker: An
     published = _cli(env, "publish", str(feed))
     assert published.returncode == 0, published.stderr
     assert f"published {len(events)} events" in published.stdout
-    # a clearinghouse drops a raw 835 (4 denials) on clearinghouse.remits
+    # a clearinghouse drops a raw 835 on clearinghouse.remits: 4 denials, and 8 paid lines and
+    # claims (the payer's answers for any open denial of theirs: none here)
     settings = Settings(bootstrap_servers=broker.bootstrap)
     producer = make_producer(settings)
     producer.send(env["DENIALFLOW_REMITS_TOPIC"], value=(SAMPLES / "edi-835-parser/emedny_sample.txt").read_bytes())
     producer.flush()
     producer.close()
-    expected = len(events) + 4
+    expected = len(events) + 12
 
     # the 835's claims are from 2010: their deadline, aging and follow-up timers are long
     # due, so the timer service fires them at once and the worker applies each fire event
