@@ -87,16 +87,20 @@ def _claim_date(claim: Claim) -> date | None:
 
 
 def _line_keys(claim: Claim) -> list[str]:
-    """Each service line's identity within the claim, exact repeats numbered in order."""
-    seen: Counter[tuple[str, ...]] = Counter()
+    """Each service line's identity within the claim, exact repeats numbered in order; a line
+    item control number the claim repeats (masked or reused) cannot tell its lines apart, so
+    those lines are numbered too."""
+    seen: Counter[tuple[str | None, ...]] = Counter()
+    controls = Counter(line.line_control for line in claim.lines if line.line_control)
     keys = []
     for line in claim.lines:
         day = line.service_date or claim.statement_date
         day_text = day.isoformat() if day else None
         procedure = line.billed_procedure or line.procedure
-        repeat = (procedure, *line.modifiers, day_text or "")
+        control = line.line_control if controls[line.line_control] == 1 else None
+        repeat = (control, procedure, *line.modifiers, day_text or "") if control is None else (control,)
         seen[repeat] += 1
-        keys.append(claim_line_key(line.number, line.line_control, procedure, line.modifiers, day_text, seen[repeat]))
+        keys.append(claim_line_key(line.number, control, procedure, line.modifiers, day_text, seen[repeat]))
     return keys
 
 

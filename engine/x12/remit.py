@@ -26,6 +26,10 @@ ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 _CLAIM_END = {"CLP", "LX", "PLB"}
 _SERVICE_DATES = {"472", "150"}
 _CLAIM_DATES = {"232", "050"}
+PRODUCTION_DATE = "405"
+_GUIDES = ("005010X221", "004010X091")
+#: Component separators files use in practice, tried when a composite does not split by ISA16.
+_COMPONENT_SEPARATORS = (":", ">", "^", "|", "\\")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,14 +192,30 @@ def _adjustments(seg: Segment) -> list[Adjustment]:
     return out
 
 
-def _service_line(seg: Segment, number: int) -> ServiceLine:
-    composite = seg.components(1)
+def _composite(seg: Segment, index: int, report: ReadReport) -> list[str]:
+    """A composite element split by ISA16; a file that declares one component separator and
+    writes another (``HC>99213`` under ISA16 ``:``) is read with the one it uses, and warned."""
+    parts = seg.components(index)
+    if len(parts) > 1:
+        return parts
+    raw = seg.get(index)
+    used = next((c for c in _COMPONENT_SEPARATORS if c in raw and c != seg.separators.element), None)
+    if used is None:
+        return parts
+    report.warn("envelope.component_separator", seg.position,
+                f"{seg.id}{index:02d} separates components with {used!r}, ISA16 declares "
+                f"{seg.separators.component!r}")  # fmt: skip
+    return raw.split(used)
+
+
+def _service_line(seg: Segment, number: int, report: ReadReport) -> ServiceLine:
+    composite = _composite(seg, 1, report)
     if len(composite) < 2 or not composite[1]:
         sep = seg.separators.component
         raise X12Error(
             seg.position, f"SVC01 {seg.get(1)!r} is not a qualifier and procedure code separated by {sep!r} (ISA16)"
         )
-    billed = seg.components(6) if seg.get(6) else []
+    billed = _composite(seg, 6, report) if seg.get(6) else []
     return ServiceLine(
         number=number,
         qualifier=composite[0],
@@ -267,7 +287,7 @@ class _Transaction:
         if sid == "BPR":
             self.bpr = seg
             remit.total_payment = self._total_payment(seg)
-            remit.payment_date = x12_date(seg, 16) if seg.get(16) else None
+            remit.payment_date = self._payment_date(seg)
         elif sid == "TRN":
             remit.trace = seg.get(2) or None
         elif sid == "N1" and claim is None:
@@ -286,8 +306,10 @@ class _Transaction:
         elif claim is None:
             if sid in {"SVC", "CAS", "NM1", "MIA", "MOA", "LQ"}:
                 raise X12Error(seg.position, f"{sid} outside a claim (no CLP before it)")
+            if sid == "DTM" and seg.get(1) == PRODUCTION_DATE and remit.payment_date is None:
+                remit.payment_date = x12_date(seg, 2)  # no usable BPR16: the remittance's production date
         elif sid == "SVC":
-            self.line = _service_line(seg, len(claim.lines) + 1)
+            self.line = _service_line(seg, len(claim.lines) + 1, self.report)
             claim.lines.append(self.line)
         elif sid == "CAS":
             (line.adjustments if line else claim.adjustments).extend(_adjustments(seg))
@@ -316,6 +338,17 @@ class _Transaction:
         elif sid == "MIA" and line is None:
             claim.remarks.extend(c for c in (seg.get(i) for i in (5, 20, 21, 22, 23, 24)) if c)
         return finished
+
+    def _payment_date(self, bpr: Segment) -> date | None:
+        """BPR16, the payment's effective date; one that is not a date leaves the claims intact:
+        a warning, and the production date (DTM*405) stands in."""
+        if not bpr.get(16):
+            return None
+        try:
+            return x12_date(bpr, 16)
+        except X12Error as exc:
+            self.report.warn("header.bpr16_date", bpr.position, f"{exc.problem}: the production date (DTM*405) is used")
+            return None
 
     def _total_payment(self, bpr: Segment) -> Decimal | None:
         """BPR02, which only the balance check reads: unreadable, it is a warning, not a refusal."""
@@ -384,8 +417,9 @@ def read_835(stream: Source, report: ReadReport | None = None) -> Iterator[tuple
                 raise X12Error(seg.position, "ISA inside an interchange (the previous one has no IEA)")
             if len(seg.elements) != 17:
                 raise X12Error(seg.position, f"ISA has {len(seg.elements) - 1} elements; it must have 16")
-            if not seg.get(12).startswith(SUPPORTED_VERSIONS):
-                raise X12Error(seg.position, f"ISA12 version {seg.get(12)!r} is not 00401 or 00501")
+            if not seg.get(12).startswith(SUPPORTED_VERSIONS):  # the envelope's version; GS08 names the 835's
+                report.warn("envelope.isa12_version", seg.position,
+                            f"ISA12 version {seg.get(12)!r} is not 00401 or 00501")  # fmt: skip
             _isa_widths(seg, report)
             isa, groups = seg, 0
         elif isa is None:
@@ -395,14 +429,11 @@ def read_835(stream: Source, report: ReadReport | None = None) -> Iterator[tuple
                 raise X12Error(seg.position, "GS inside a functional group (the previous one has no GE)")
             if seg.get(1) != "HP":
                 raise X12Error(seg.position, f"GS01 {seg.get(1)!r}: an 835 travels in a HP functional group")
-            version = seg.get(8)
-            if not version.startswith(("005010X221", "004010X091")):
-                raise X12Error(seg.position, f"GS08 {version!r} is not an 835 version (005010X221A1, 004010X091A1)")
             gs, transactions = seg, 0
         elif sid == "ST":
             if gs is None or tx is not None:
                 raise X12Error(seg.position, "ST outside a functional group or inside another transaction")
-            tx = _Transaction(seg, gs.get(8), report)
+            tx = _Transaction(seg, _version(gs, isa, report), report)
         elif sid == "SE":
             if tx is None:
                 raise X12Error(seg.position, "SE without an ST")
@@ -439,6 +470,19 @@ def read_835(stream: Source, report: ReadReport | None = None) -> Iterator[tuple
             raise X12Error(isa.position, "the file ends inside the interchange this ISA opens, before any GS")
         report.warn("envelope.iea_missing", isa.position,
                     f"the file ends after the last group: ISA {isa.get(13)!r} has no IEA")  # fmt: skip
+
+
+def _version(gs: Segment, isa: Segment, report: ReadReport) -> str:
+    """The 835's implementation guide: GS08, or, where a file abbreviates (``5010``) or masks it
+    (de-identified files), the release ISA12 names (5010 when that is masked too), warned.
+    GS01 ``HP`` and ST01 ``835`` already say what the transaction is."""
+    version = gs.get(8)
+    if version.startswith(_GUIDES):
+        return version
+    named = version[:4] if version[:4].isdigit() else isa.get(12)[1:5]
+    release = next((guide for guide in _GUIDES if guide[2:6] == named), _GUIDES[0])
+    report.warn("envelope.gs08_version", gs.position, f"GS08 {version!r} is not an 835 guide: read as {release}")
+    return release
 
 
 def _trailer(seg: Segment, counted: int, control: str, name: str, what: str, header: str, report: ReadReport) -> None:

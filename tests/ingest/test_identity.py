@@ -45,3 +45,10 @@ def test_a_line_item_control_number_wins_over_procedure_and_modifiers() -> None:
     first = received(remittance([Claim("PCN-2", "4", [sent])], trace="T1"))
     later = received(remittance([Claim("PCN-2", "4", [corrected])], trace="T2"))
     assert first[0].denial_id == later[0].denial_id
+
+
+def test_a_line_item_control_number_repeated_within_a_claim_does_not_merge_its_lines() -> None:
+    masked = [Line("99999", "215.00", "0.00", [("CO", "16", "215.00")], line_control="999X9"),
+              Line("99999", "15.00", "0.00", [("CO", "16", "15.00")], line_control="999X9")]  # fmt: skip
+    events = received(remittance([Claim("PCN-3", "4", masked)]))
+    assert len({e.denial_id for e in events}) == 2
