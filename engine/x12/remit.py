@@ -28,6 +28,7 @@ _SERVICE_DATES = {"472", "150"}
 _CLAIM_DATES = {"232", "050"}
 PRODUCTION_DATE = "405"
 _GUIDES = ("005010X221", "004010X091")
+BARE_GUIDE = "005010X221A1"  # transactions without an envelope name no guide: read as 5010
 #: Component separators files use in practice, tried when a composite does not split by ISA16.
 _COMPONENT_SEPARATORS = (":", ">", "^", "|", "\\")
 
@@ -410,6 +411,7 @@ def read_835(stream: Source, report: ReadReport | None = None) -> Iterator[tuple
     gs: Segment | None = None
     tx: _Transaction | None = None
     groups = transactions = 0
+    bare = False
     for seg in segments(stream, report.add):
         sid = seg.id
         if sid == "ISA":
@@ -422,7 +424,7 @@ def read_835(stream: Source, report: ReadReport | None = None) -> Iterator[tuple
                             f"ISA12 version {seg.get(12)!r} is not 00401 or 00501")  # fmt: skip
             _isa_widths(seg, report)
             isa, groups = seg, 0
-        elif isa is None:
+        elif isa is None and not (bare or (sid == "ST" and seg.position == 1)):
             raise X12Error(seg.position, f"{sid} before any ISA interchange header")
         elif sid == "GS":
             if gs is not None:
@@ -431,9 +433,10 @@ def read_835(stream: Source, report: ReadReport | None = None) -> Iterator[tuple
                 raise X12Error(seg.position, f"GS01 {seg.get(1)!r}: an 835 travels in a HP functional group")
             gs, transactions = seg, 0
         elif sid == "ST":
-            if gs is None or tx is not None:
+            bare = bare or isa is None  # a file of bare transactions (the tokenizer warned)
+            if (gs is None and not bare) or tx is not None:
                 raise X12Error(seg.position, "ST outside a functional group or inside another transaction")
-            tx = _Transaction(seg, _version(gs, isa, report), report)
+            tx = _Transaction(seg, _version(gs, isa, report) if gs is not None else BARE_GUIDE, report)
         elif sid == "SE":
             if tx is None:
                 raise X12Error(seg.position, "SE without an ST")

@@ -96,6 +96,23 @@ def _separators(header: str) -> tuple[Separators, bool] | None:
     return Separators(element, component, terminator), leading
 
 
+_BARE_LOOKAHEAD = 120
+
+
+def _bare_transaction(text: str) -> Separators | None:
+    """A file that starts at ``ST*835*...`` without its envelope: the element separator is the
+    character after ``ST``, the terminator the first one after ST02 that is no letter, digit,
+    space or element separator; components take ``:`` (or ``>``), the composites warn if not."""
+    if not text.startswith("ST") or len(text) < 4 or text[2].isalnum() or text[2] in _WHITESPACE:
+        return None
+    element = text[2]
+    terminator = next((c for c in text[3:_BARE_LOOKAHEAD] if not c.isalnum() and c not in (element, " ")), None)
+    if terminator is None or not text[3:].startswith("835"):
+        return None
+    component = next(c for c in ":>^" if c not in (element, terminator))
+    return Separators(element, component, terminator)
+
+
 def segments(stream: Source, warn: Callable[[X12Warning], None] = lambda _: None) -> Iterator[Segment]:
     """Every segment of every interchange in the file, in order. Reads in 1 MiB chunks.
 
@@ -132,15 +149,23 @@ def segments(stream: Source, warn: Callable[[X12Warning], None] = lambda _: None
             return
         while len(text) < 3 and fill():
             pass
-        if not text.startswith("ISA") or len(text) < 4:
-            found = text[:3] if text[:3].isalnum() else "other text"  # never more: it could be anything, PHI too
-            raise X12Error(position + 1, f"expected an ISA interchange header, found {found!r}")
-        found = _separators(text)
-        while found is None and fill():
+        while position == 0 and len(text) < _BARE_LOOKAHEAD and fill():
+            pass
+        bare = _bare_transaction(text) if position == 0 else None
+        if bare is not None:
+            seps, leading = bare, False
+            warn(X12Warning("envelope.isa_missing", 1, "the file starts at ST, with no ISA/GS envelope: separators "
+                            f"read from the ST segment ({seps.element!r}, {seps.segment!r})"))  # fmt: skip
+        else:
+            if not text.startswith("ISA") or len(text) < 4:
+                found = text[:3] if text[:3].isalnum() else "other text"  # never more: it could be PHI
+                raise X12Error(position + 1, f"expected an ISA interchange header, found {found!r}")
             found = _separators(text)
-        if found is None:
-            raise X12Error(position + 1, "the file ends inside the ISA interchange header")
-        seps, leading = found
+            while found is None and fill():
+                found = _separators(text)
+            if found is None:
+                raise X12Error(position + 1, "the file ends inside the ISA interchange header")
+            seps, leading = found
         if leading:
             where = f"the segment terminator {seps.segment!r} starts each line instead of ending each segment"
             warn(X12Warning("envelope.terminator_at_line_start", position + 1, where))
@@ -167,10 +192,11 @@ def segments(stream: Source, warn: Callable[[X12Warning], None] = lambda _: None
                 break
             if not fill():
                 last = text.strip(_WHITESPACE)
-                if last.startswith("IEA"):  # the trailer is all there; only its terminator is not
+                if last.startswith("IEA" if bare is None else "SE"):  # the trailer is there, not its terminator
                     if not leading:  # that layout never ends with a terminator
                         warn(X12Warning("envelope.final_terminator_missing", position + 1,
-                                        f"the last IEA has no segment terminator {seps.segment!r}"))  # fmt: skip
+                                        f"the last {last[:3].rstrip(seps.element)} has no segment terminator "
+                                        f"{seps.segment!r}"))  # fmt: skip
                     text = last + seps.segment
                     continue
                 if last:

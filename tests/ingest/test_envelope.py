@@ -13,6 +13,7 @@ import pytest
 
 from engine.x12.remit import Claim, ProviderAdjustment, ReadReport, Remittance, read_835
 from engine.x12.tokens import X12Error, X12Warning, segments
+from tests import x12_text
 from tests.ingest.envelope_files import CASES, ENVELOPE_FILES, LABELS
 
 ENVELOPE = Path(__file__).parents[1] / "data" / "835" / "envelope"
@@ -196,3 +197,16 @@ def test_the_hand_labelled_cases_are_accepted_warned_or_refused_as_labelled(labe
         assert not label["accepted"]
         return
     assert label["accepted"] and bool(report.warnings) == label["warnings"]
+
+
+def test_bare_transactions_without_an_envelope_are_read_with_a_warning() -> None:
+    """A clearinghouse that strips the ISA/GS envelope leaves the claims intact: separators come
+    from the ST segment, and the file is accepted with envelope.isa_missing."""
+    line = x12_text.Line("90837", "200.00", "0.00", [("CO", "197", "200.00")])
+    full = x12_text.remittance([x12_text.Claim("PCN-9", "4", [line])])
+    bare = full[full.index(b"ST*835") : full.index(b"GE*")]
+    report = ReadReport()
+    claims = [claim for _, claim in read_835(io.BytesIO(bare), report)]
+    assert [c.patient_control_number for c in claims] == ["PCN-9"]
+    assert [w.code for w in report.warnings] == ["envelope.isa_missing"]
+    assert [a.reason for a in claims[0].lines[0].adjustments] == ["197"]
