@@ -56,9 +56,12 @@ def _summary_table(summary: Summary) -> Table:
     total = summary.total
     table = Table(title="835 ingest", show_header=False)
     rows = [("files", len(summary.files)), ("claims", total.claims), ("paid lines", total.paid_lines),
-            ("denials", total.denials), ("reversals", total.reversals),
+            ("denials", total.denials), ("payer answers (paid lines and claims)", total.answers),
+            ("reversals", total.reversals), ("predeterminations (never denials)", total.predeterminations),
             ("skipped adjustments (cost share, contractual, informational)", total.skipped_adjustments),
             ("denied claims without reasons", total.denied_without_reasons),
+            ("claim lines two claims resolved to (kept apart, for review)", total.collisions),
+            ("the same adjudication sent again (deduplicated)", total.repeats),
             ("envelope and balancing warnings", sum(sum(f.warning_counts.values()) for f in summary.files)),
             ("refused files", len(summary.refused))]  # fmt: skip
     for name, value in rows:

@@ -36,6 +36,7 @@ REVERSAL = "22"
 PREDETERMINATION = "25"
 ACTOR = "clearinghouse"
 _LOW_64 = (1 << 64) - 1
+_LOW_32 = (1 << 32) - 1
 _EVENT_NAMESPACE = UUID("0b6e51a1-77a4-4f0e-8d52-6f1f3c9a2e71")
 
 
@@ -135,7 +136,7 @@ class RemittanceEvents:
     def __init__(self, now: datetime, capitated_payers: Collection[str] = ()) -> None:
         self.now = now
         self.capitated = frozenset(capitated_payers)
-        # a claim line's identity -> the claim that first produced it: its position << 64 | its content
+        # a claim line's identity -> the claim that first produced it: position << 96 | patient << 64 | content
         self._first: dict[int, int] = {}
         self._apart: dict[int, dict[str, str]] = {}  # content kept apart -> the identity it was given
         self._reversed: dict[tuple[str, str], str] = {}  # (payer, CLP01) -> reversed claim control number
@@ -200,25 +201,31 @@ class RemittanceEvents:
     def _keep_apart(self, event: dict[str, Any], claim: Claim) -> tuple[int, int]:
         """Two claims of this file resolving to one claim line: the same adjudication sent again
         (every field alike) is a repeat and gets the same identity and event id (it
-        deduplicates downstream); a different one is kept apart under its own position,
-        flagged. Returns (collisions, repeats)."""
+        deduplicates downstream); a different one is kept apart, flagged, under its patient
+        (a digest of the member id, which a later remittance for it repeats) or, for the same
+        patient, its position. Returns (collisions, repeats)."""
         data = event["data"]
         content = _digest(orjson.dumps([event["type"], data], option=orjson.OPT_SORT_KEYS))
         if (moved := self._apart.get(content)) is not None:
             data.update(moved)
             event["event_id"] = self._event_id(event["type"], data)
             return 0, 1
-        first = self._first.setdefault(_identity(data), claim.position << 64 | content)
-        position = first >> 64
+        patient = _digest(f"{claim.member_id}|{claim.patient_name}".encode()) >> 32
+        first = self._first.setdefault(_identity(data), claim.position << 96 | patient << 64 | content)
+        position, first_patient = first >> 96, first >> 64 & _LOW_32
         if position == claim.position:
             return 0, 0
         if first & _LOW_64 == content:
             return 0, 1
+        base, known = data["line_key"], claim.member_id or claim.patient_name
+        data["line_key"] = f"{base}@p{patient:08x}"
+        taken = self._first.get(_identity(data))
+        if not known or patient == first_patient or (taken is not None and taken & _LOW_64 != content):
+            data["line_key"] = f"{base}@{claim.position}"
         data["collides_with"] = f"claim at segment {position}"
-        data["line_key"] = f"{data['line_key']}@{claim.position}"
         event["event_id"] = self._event_id(event["type"], data)
         self._apart[content] = {"line_key": data["line_key"], "collides_with": data["collides_with"]}
-        self._first[_identity(data)] = claim.position << 64 | content
+        self._first[_identity(data)] = claim.position << 96 | patient << 64 | content
         return 1, 0
 
     def _event_id(self, kind: str, data: dict[str, Any]) -> str:

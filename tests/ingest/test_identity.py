@@ -52,3 +52,15 @@ def test_a_line_item_control_number_repeated_within_a_claim_does_not_merge_its_l
               Line("99999", "15.00", "0.00", [("CO", "16", "15.00")], line_control="999X9")]  # fmt: skip
     events = received(remittance([Claim("PCN-3", "4", masked)]))
     assert len({e.denial_id for e in events}) == 2
+
+
+def test_claims_kept_apart_keep_their_identity_in_another_file_by_patient() -> None:
+    first, second = Claim("PCN-1", "4", [DENIED], icn="XXXX"), Claim("PCN-1", "4", [DENIED], icn="XXXX")
+    files = [remittance([first, second]), remittance([Claim("PCN-0", "1", [Line("99213", "90.00", "90.00")]), first,
+                                                       second])]  # fmt: skip
+    twins: list[set[str]] = []
+    for raw in files:
+        # the same patient in both claims is told apart by position only: give the second its own
+        raw = raw[: raw.rindex(b"MEMBER001")] + b"MEMBER002" + raw[raw.rindex(b"MEMBER001") + 9 :]
+        twins.append({e.denial_id for e in received(raw)})
+    assert len(twins[0]) == 2 and twins[0] == twins[1]
