@@ -7,13 +7,14 @@ translated into a `Rejected` that names the field and the rule.
 """
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID, uuid5
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -30,7 +31,30 @@ from engine.errors import Rejected
 SCHEMA_VERSION = 1
 _DENIAL_NAMESPACE = UUID("6f0c1d52-5a43-4c61-9a0e-2f1e8e7d9b10")
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+#: Free text: no NUL or other control characters (tab and line breaks are text), whatever the role.
+Text = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=500, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+    ),
+]
+#: An identifier: printable, no control characters at all.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+Ident = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_PRINTABLE)]
+#: The sane window for every date an event carries (DOMAIN: money and dates are bounded):
+#: later arithmetic (deadlines, timers, aging) never overflows, and a typo'd century is refused.
+EARLIEST, LATEST = date(1900, 1, 1), date(2100, 12, 31)
+Day = Annotated[date, Field(ge=EARLIEST, le=LATEST)]
+
+
+def _in_window(moment: datetime) -> datetime:
+    if not EARLIEST <= moment.date() <= LATEST:
+        raise PydanticCustomError("date_window", "a moment between {earliest} and {latest}",
+                                  {"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()})  # fmt: skip
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_in_window)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z0-9]{1,5}$")]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 
@@ -75,7 +99,7 @@ class Patient(_Strict):
 
     name: Text | None = None
     member_id: Text | None = None
-    dob: date | None = None
+    dob: Day | None = None
 
 
 class SourceFile(_Strict):
@@ -113,8 +137,8 @@ class RemitLineData(_Strict):
     related_remarks: list[Code] = Field(
         [], description="remarks at the other level (the claim's, for a line; every line's, for the claim)"
     )
-    date_of_service: date
-    remit_date: date
+    date_of_service: Day
+    remit_date: Day
     rendering_npi: Annotated[str, StringConstraints(pattern=r"^\d{10}$")] | None = None
     site: Text | None = None
     payee_id: Text | None = None
@@ -153,7 +177,7 @@ class ReversedData(_Strict):
     )
     reversed_amount: Decimal = Field(max_digits=14, decimal_places=2)
     payment_trace: Text | None = None
-    remit_date: date
+    remit_date: Day
 
     def denial_ids(self) -> list[str]:
         """The denials this reversal may touch: by claim line, or (logs before claim-line
@@ -165,20 +189,20 @@ class ReversedData(_Strict):
 
 class AssignedData(_Strict):
     owner: Text
-    next_action_date: date | None = None
+    next_action_date: Day | None = None
 
 
 class TouchedData(_Strict):
     note: Text
     action: Text | None = Field(None, description="what was done; `retro_auth_request` is checked against its deadline")
-    next_action_date: date
+    next_action_date: Day
     override_reason: Text | None = Field(None, description="a lead's reason to act past a payer deadline")
 
 
 class AppealedData(_Strict):
     appeal_reference: Text
     level: int = Field(default=1, ge=1, le=3)
-    deadline: date | None = None
+    deadline: Day | None = None
     override_reason: Text | None = None
 
 
@@ -194,13 +218,13 @@ class TimerFiredData(_Strict):
     rule: Literal["ownership", "follow_up", "aging", "filing_deadline", "appeal_deadline", "retro_auth_deadline",
                   "leadership", "soft_write_off", "deadline_past_at_receipt", "deadlines_passed"]  # fmt: skip
     generation: int = Field(ge=1)
-    due_at: AwareDatetime
+    due_at: Moment
     detail: dict[str, Any] = {}
 
 
 class DeadlineExtendedData(_Strict):
     deadline: Literal["filing", "appeal", "retro_auth"]
-    until: date
+    until: Day
     reason: Text
     reference: Text | None = None
 
@@ -227,7 +251,7 @@ class EscalatedData(_Strict):
 class ReassignedData(_Strict):
     owner: Text
     reason: Text
-    next_action_date: date | None = None
+    next_action_date: Day | None = None
 
 
 class RootCause(_Strict):
@@ -272,9 +296,9 @@ class AuthorizationData(_Strict):
     location: Text | None = None
     units_approved: int | None = Field(None, ge=0)
     units_used: int = Field(0, ge=0)
-    obtained_on: date
-    valid_from: date
-    valid_to: date
+    obtained_on: Day
+    valid_from: Day
+    valid_to: Day
 
     @model_validator(mode="after")
     def _window(self) -> Self:
@@ -285,9 +309,11 @@ class AuthorizationData(_Strict):
 
 class _Envelope(_Strict):
     schema_version: Literal[1] = SCHEMA_VERSION
-    event_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    denial_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
-    occurred_at: AwareDatetime
+    event_id: Ident
+    denial_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")] | None = (
+        None
+    )
+    occurred_at: Moment
     actor: Text
     role: Role
 
@@ -498,6 +524,7 @@ _CODES = {
     "extra_forbidden": "schema.unknown_field",
     "denial_id_missing": "schema.missing_field",
     "window": "schema.invalid_field",
+    "date_window": "schema.invalid_field",
 }
 
 

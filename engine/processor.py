@@ -99,10 +99,40 @@ def _salvage_event_id(raw: bytes) -> str | None:
     dead letter and log line name it the way the sender knows it."""
     try:
         doc = json.loads(raw)
-    except ValueError:
+        event_id = doc.get("event_id") if isinstance(doc, dict) else None
+        if not isinstance(event_id, str) or not 0 < len(event_id) <= 200 or not event_id.isprintable():
+            return None
+        event_id.encode()  # a lone surrogate cannot travel in a header
+    except (ValueError, RecursionError):  # not JSON, not encodable, or nested past Python's limit
         return None
-    event_id = doc.get("event_id") if isinstance(doc, dict) else None
-    return event_id if isinstance(event_id, str) and 0 < len(event_id) <= 200 else None
+    return event_id
+
+
+def internal_error(exc: BaseException) -> Rejected:
+    """What the engine did not foresee, as the record's rejection: the consumer goes on."""
+    return Rejected("engine.internal_error", f"{type(exc).__name__} while handling this record", None)
+
+
+def _decode(msg: Inbound) -> tuple[Any, Rejected | None, str | None]:
+    """(event, None, its id) or (None, why not, the id its bytes claim if any): never raises."""
+    if msg.value is None:
+        return None, Rejected("schema.malformed_json", "the record has no value (a tombstone)", None), None
+    try:
+        event = decode(msg.value)
+    except Rejected as exc:
+        return None, exc, _salvage_event_id(msg.value)
+    except Exception as exc:  # one record's bytes must never stop the consumer
+        return None, internal_error(exc), _salvage_event_id(msg.value)
+    return event, None, event.event_id
+
+
+class _Poisoned(Exception):
+    """A record that raised something other than a rejection while being applied: the batch
+    is worked again without it, from the start, since its steps may be half collected."""
+
+    def __init__(self, key: str, cause: Exception) -> None:
+        super().__init__(key)
+        self.key, self.cause = key, cause
 
 
 def _denial_ids(event: Any) -> list[str]:
@@ -227,15 +257,19 @@ class Processor:
         self._moved: dict[str, str] = {}  # this batch's claim-line ids of such denials -> their stored ids
 
     def process(self, conn: Connection, messages: list[Inbound]) -> BatchResult:
-        now = self.clock()
-        decoded: list[tuple[Inbound, Any, Rejected | None, str | None]] = []
-        for msg in messages:
+        """The batch's result; a record that fails in a way no rule foresaw is rejected as
+        `engine.internal_error` and the batch worked again without it (nothing is written yet)."""
+        poisoned: dict[str, Exception] = {}
+        while True:
             try:
-                event, error = decode(msg.value), None
-                event_id = event.event_id
-            except Rejected as exc:
-                event, error, event_id = None, exc, _salvage_event_id(msg.value)
-            decoded.append((msg, event, error, event_id))
+                return self._process(conn, messages, poisoned)
+            except _Poisoned as poison:
+                log.error("event.poisoned", key=poison.key, error=type(poison.cause).__name__)
+                poisoned[poison.key] = poison.cause
+
+    def _process(self, conn: Connection, messages: list[Inbound], poisoned: dict[str, Exception]) -> BatchResult:
+        now = self.clock()
+        decoded = [(msg, *_decode(msg)) for msg in messages]
         # The idempotency key: a valid event's id; for bytes that failed validation, where they
         # sit, so a corrected re-send under the same event id is still applied.
         keys = [e.event_id if e is not None else f"kafka:{m.topic}:{m.partition}:{m.offset}" for m, e, _, _ in decoded]
@@ -268,11 +302,15 @@ class Processor:
                 self._reject(result, msg, event, conflict, None, event_id, now)
                 continue
             done[key] = digest
+            if key in poisoned:
+                error = internal_error(poisoned[key])
             if error is None:
                 try:
                     outcome = self._apply(result, msg, event, current, context, timers, now)
                 except Rejected as exc:
                     error = exc
+                except Exception as exc:
+                    raise _Poisoned(key, exc) from exc
             if error is not None:
                 self._reject(result, msg, event, error, key, event_id, now, digest)
                 continue

@@ -15,7 +15,9 @@ from engine.audit import verify
 from engine.config import Settings
 from engine.db import make_engine
 from engine.demo import SCENARIOS, demo_events, poison_messages
+from engine.kafka import make_producer
 from engine.replay import replay
+from tests.factories import received_doc, received_id
 from tests.helpers import publish, read_topic, run_worker, settings_env, snapshot
 
 DENIALS = 48  # four of each demo scenario
@@ -84,3 +86,23 @@ def test_sigterm_finishes_the_batch_and_exits_cleanly(settings: Settings) -> Non
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0, proc.stderr.read().decode() if proc.stderr else ""
     assert len(snapshot(settings.database_url)["processed"]) == total
+
+
+def test_hostile_records_on_the_real_broker_are_dead_lettered_and_the_worker_goes_on(settings: Settings) -> None:
+    """A tombstone, JSON nested past Python's limit and a far-future date, among valid events."""
+    good, later = received_doc(71), received_doc(72)
+    far = {**received_doc(73), "occurred_at": "9999-12-31T00:00:00+00:00"}
+    producer = make_producer(settings)
+    producer.send(settings.events_topic, key=b"tombstone", value=None)
+    producer.flush()
+    producer.close()
+    total = 1 + publish(settings, [good, b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}", json.dumps(far).encode(), later])
+    progress = run_worker(settings, total)
+    assert (progress.records, progress.rejected) == (total, 3)
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        assert set(conn.scalars(select(store.DENIALS.c.id))) == {received_id(good), received_id(later)}
+    engine.dispose()
+    letters = read_topic(settings, settings.dlq_topic)
+    codes = sorted(json.loads(dict(r.headers)["denialflow.error"].decode())["code"] for r in letters)
+    assert codes == ["schema.invalid_field", "schema.malformed_json", "schema.malformed_json"]

@@ -1,0 +1,110 @@
+"""No single record stops the worker: each hostile or broken one, among valid events, is
+rejected with a reason (dead-lettered with its bytes) and the rest of the batch is applied
+and written, on SQLite and PostgreSQL."""
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from engine import store
+from engine.processor import Inbound, Processor, Topics
+from tests.factories import LEAD, event_doc, received_doc, received_id, touch
+from tests.store.batches import NOW, commit, inbound
+from workflows.policy import LivePolicy
+from workflows.routing import Routing
+
+
+def _deep(levels: int) -> bytes:
+    return b'{"event_id": "deep", "data": ' + b"[" * levels + b"]" * levels + b"}"
+
+
+def _with(doc: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    out = json.loads(json.dumps(doc))
+    target = out
+    *parents, leaf = path.split(".")
+    for name in parents:
+        target = target[name]
+    target[leaf] = value
+    return {**out, "event_id": f"{out['event_id']}-{path}-{str(value)[:10]}"}
+
+
+def hostile(good: dict[str, Any]) -> list[bytes | dict[str, Any] | None]:
+    """Each of issue 10's killers, and then some: none may stop the batch."""
+    denial = received_id(good)
+    return [
+        None,  # a tombstone
+        _deep(1000),
+        _deep(100_000),
+        b'{"event_id": "\\ud800", "type": "denial.touched"}',  # a lone surrogate
+        json.dumps({**touch(denial, "x"), "event_id": "\ud800"}).encode(errors="surrogatepass"),
+        _with(good, "occurred_at", "9999-12-31T00:00:00+00:00"),
+        _with(good, "data.remit_date", "9999-12-31"),
+        _with(good, "data.date_of_service", "0001-01-01"),
+        {
+            **touch(denial, "lena.lead"),
+            "event_id": "far-next",
+            "role": "lead",
+            "data": {"note": "x", "next_action_date": "9999-12-31"},
+        },
+        event_doc(
+            "denial.deadline_extended", denial, LEAD, {"deadline": "appeal", "until": "0001-01-01", "reason": "typo"}
+        ),
+        _with(good, "data.payment_trace", "TRN\x00NUL"),
+        _with(good, "actor", "clearing\x00house"),
+        {**touch(denial, "x"), "event_id": "nul\x00id"},
+        bytes(range(256)),  # random bytes
+        json.dumps(good).encode()[:-40],  # truncated
+        json.dumps(
+            {
+                **touch(denial, "x"),
+                "event_id": "huge",
+                "data": {"note": "x" * 5_000_000, "next_action_date": "2026-10-09"},
+            }
+        ).encode(),
+    ]
+
+
+def test_every_hostile_record_is_rejected_and_the_valid_ones_applied(engine: Engine) -> None:
+    good, other = received_doc(41), received_doc(42)
+    bad = hostile(good)
+    messages = [Inbound("events", 0, i, None, m if m is None or isinstance(m, bytes) else json.dumps(m).encode())
+                for i, m in enumerate([good, *bad, other])]  # fmt: skip
+    result, _ = commit(engine, messages)
+    assert (result.applied, result.rejected) == (2, len(bad))
+    assert len([m for m in result.write.outbox if m.topic == "dlq"]) == len(bad)
+    with engine.connect() as conn:
+        assert set(conn.scalars(select(store.DENIALS.c.id))) == {received_id(good), received_id(other)}
+        outcomes = conn.execute(select(store.PROCESSED.c.outcome)).scalars().all()
+    assert outcomes.count("applied") == 2 and len(outcomes) == 2 + len(bad)
+
+
+class _Exploding(LivePolicy):
+    """A rule that fails in a way nobody foresaw, for one payer only."""
+
+    def classify(self, data: Any) -> Any:
+        if data.payer_id == "BOOM":
+            raise ZeroDivisionError("unforeseen")
+        return super().classify(data)
+
+
+def test_a_record_that_fails_unforeseen_is_rejected_and_the_batch_worked_again_without_it(engine: Engine) -> None:
+    processor = Processor(_Exploding(Routing.load()), Topics("feed", "dlq"), lambda: NOW)
+    good, boom, after = received_doc(51), received_doc(52, payer_id="BOOM"), received_doc(53)
+    with engine.begin() as conn:
+        result = processor.process(conn, inbound([good, boom, after]))
+        store.write_batch(conn, result.write, NOW)
+    assert (result.applied, result.rejected_by_code) == (2, {"engine.internal_error": 1})
+    letter = next(m for m in result.write.outbox if m.topic == "dlq")
+    assert "ZeroDivisionError" in dict(letter.headers)["denialflow.error"]
+    assert [e["denial_id"] for e in result.write.audit if e["trigger"] == "receive"] == [
+        received_id(good), received_id(after)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("field", ["data.remit_date", "data.date_of_service"])
+def test_dates_outside_the_window_name_the_field(engine: Engine, field: str) -> None:
+    result, _ = commit(engine, inbound([_with(received_doc(61), field, "2101-01-01")]))
+    header = json.loads(dict(result.write.outbox[0].headers)["denialflow.error"])
+    assert (header["code"], header["field"]) == ("schema.invalid_field", field)
