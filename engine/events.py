@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID, uuid5
 
+import orjson
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -55,6 +56,28 @@ def _in_window(moment: datetime) -> datetime:
 
 
 Moment = Annotated[AwareDatetime, AfterValidator(_in_window)]
+
+#: A rule's figures (escalation and timer detail): small and shallow, since they travel on the
+#: change feed and in the audit log with every step.
+DETAIL_MAX_BYTES, DETAIL_MAX_DEPTH = 4096, 4
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _small(detail: dict[str, Any]) -> dict[str, Any]:
+    if _depth(detail) > DETAIL_MAX_DEPTH or len(orjson.dumps(detail, default=str)) > DETAIL_MAX_BYTES:
+        raise PydanticCustomError("detail_size", "at most {size} bytes and {depth} levels deep",
+                                  {"size": DETAIL_MAX_BYTES, "depth": DETAIL_MAX_DEPTH})  # fmt: skip
+    return detail
+
+
+Detail = Annotated[dict[str, Any], AfterValidator(_small)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z0-9]{1,5}$")]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 
@@ -219,7 +242,7 @@ class TimerFiredData(_Strict):
                   "leadership", "soft_write_off", "deadline_past_at_receipt", "deadlines_passed"]  # fmt: skip
     generation: int = Field(ge=1)
     due_at: Moment
-    detail: dict[str, Any] = {}
+    detail: Detail = {}
 
 
 class DeadlineExtendedData(_Strict):
@@ -245,7 +268,7 @@ class PayerRespondedData(_Strict):
 
 class EscalatedData(_Strict):
     rule: Text
-    detail: dict[str, Any] = {}
+    detail: Detail = {}
 
 
 class ReassignedData(_Strict):
@@ -525,6 +548,7 @@ _CODES = {
     "denial_id_missing": "schema.missing_field",
     "window": "schema.invalid_field",
     "date_window": "schema.invalid_field",
+    "detail_size": "schema.invalid_field",
 }
 
 

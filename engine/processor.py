@@ -83,6 +83,11 @@ def _feed_message(denial: SimpleNamespace, entry: dict[str, Any]) -> bytes:
     return orjson.dumps(doc)
 
 
+#: A dead letter's value keeps the original bytes up to this size (the producer sends at most
+#: 1 MiB a message); beyond, the first part and, in a header, the whole record's size and digest.
+DEAD_LETTER_MAX_BYTES = 256 * 1024
+
+
 def dead_letter(msg: Inbound, reason: Rejected, event_id: str | None, topic: str) -> Message:
     """A dead letter keeps the original bytes as its value; the why travels in headers."""
     headers = [
@@ -91,7 +96,12 @@ def dead_letter(msg: Inbound, reason: Rejected, event_id: str | None, topic: str
     ]
     if event_id:
         headers.append(("denialflow.event_id", event_id))
-    return Message(topic, msg.key, msg.value, headers)
+    value = msg.value
+    if value is not None and len(value) > DEAD_LETTER_MAX_BYTES:
+        whole = {"size": len(value), "sha256": hashlib.sha256(value).hexdigest()}
+        headers.append(("denialflow.truncated", json.dumps(whole)))
+        value = value[:DEAD_LETTER_MAX_BYTES]
+    return Message(topic, msg.key, value, headers)
 
 
 def _salvage_event_id(raw: bytes) -> str | None:

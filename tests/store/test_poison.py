@@ -2,6 +2,7 @@
 rejected with a reason (dead-lettered with its bytes) and the rest of the batch is applied
 and written, on SQLite and PostgreSQL."""
 
+import hashlib
 import json
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from engine import store
-from engine.processor import Inbound, Processor, Topics
+from engine.processor import DEAD_LETTER_MAX_BYTES, Inbound, Processor, Topics
 from tests.factories import LEAD, event_doc, received_doc, received_id, touch
 from tests.store.batches import NOW, commit, inbound
 from workflows.policy import LivePolicy
@@ -108,3 +109,21 @@ def test_dates_outside_the_window_name_the_field(engine: Engine, field: str) -> 
     result, _ = commit(engine, inbound([_with(received_doc(61), field, "2101-01-01")]))
     header = json.loads(dict(result.write.outbox[0].headers)["denialflow.error"])
     assert (header["code"], header["field"]) == ("schema.invalid_field", field)
+
+
+def test_a_huge_record_is_dead_lettered_truncated_with_its_size_and_digest(engine: Engine) -> None:
+    raw = json.dumps({**touch(received_id(received_doc(81)), "x"), "data": {"note": "x" * 3_000_000}}).encode()
+    result, _ = commit(engine, [Inbound("events", 0, 0, None, raw)])
+    letter = result.write.outbox[0]
+    truncated = json.loads(dict(letter.headers)["denialflow.truncated"])
+    assert len(letter.value) == DEAD_LETTER_MAX_BYTES and raw.startswith(letter.value)
+    assert truncated == {"size": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+
+
+def test_an_escalation_detail_is_bounded_in_size_and_depth(engine: Engine) -> None:
+    denial = received_id(received_doc(82))
+    wide = event_doc("denial.escalated", denial, LEAD, {"rule": "manual", "detail": {"x": "y" * 1_000_000}})
+    deep = event_doc("denial.escalated", denial, LEAD, {"rule": "manual", "detail": {"a": {"b": {"c": {"d": {}}}}}})
+    result, _ = commit(engine, inbound([received_doc(82), wide, deep]))
+    fields = [json.loads(dict(m.headers)["denialflow.error"])["field"] for m in result.write.outbox if m.topic == "dlq"]
+    assert fields == ["data.detail", "data.detail"]
