@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from engine.events import Adjustment, receipt_denial_id
+from engine.claim_identity import receipt_denial_id
+from engine.events import Adjustment
 from workflows.classification import ClaimContext, classify
 from workflows.routing import Routing
 

@@ -6,17 +6,11 @@ discriminated union parses and validates the JSON in one call, and any failure i
 translated into a `Rejected` that names the field and the rule.
 """
 
-from collections.abc import Sequence
-from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
-from uuid import UUID, uuid5
 
-import orjson
 from pydantic import (
-    AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,59 +21,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from engine.claim_identity import denial_id_for, legacy_denial_id_for, receipt_denial_id
 from engine.errors import Rejected
+from engine.event_fields import PRINTABLE, Code, Day, Detail, Ident, Moment, Money, Text
 
 SCHEMA_VERSION = 1
-_DENIAL_NAMESPACE = UUID("6f0c1d52-5a43-4c61-9a0e-2f1e8e7d9b10")
-
-#: Free text: no NUL or other control characters (tab and line breaks are text), whatever the role.
-Text = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=500, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
-    ),
-]
-#: An identifier: printable, no control characters at all.
-_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
-Ident = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_PRINTABLE)]
-#: The sane window for every date an event carries (DOMAIN: money and dates are bounded):
-#: later arithmetic (deadlines, timers, aging) never overflows, and a typo'd century is refused.
-EARLIEST, LATEST = date(1900, 1, 1), date(2100, 12, 31)
-Day = Annotated[date, Field(ge=EARLIEST, le=LATEST)]
-
-
-def _in_window(moment: datetime) -> datetime:
-    if not EARLIEST <= moment.date() <= LATEST:
-        raise PydanticCustomError("date_window", "a moment between {earliest} and {latest}",
-                                  {"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()})  # fmt: skip
-    return moment
-
-
-Moment = Annotated[AwareDatetime, AfterValidator(_in_window)]
-
-#: A rule's figures (escalation and timer detail): small and shallow, since they travel on the
-#: change feed and in the audit log with every step.
-DETAIL_MAX_BYTES, DETAIL_MAX_DEPTH = 4096, 4
-
-
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max(map(_depth, value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max(map(_depth, value), default=0)
-    return 0
-
-
-def _small(detail: dict[str, Any]) -> dict[str, Any]:
-    if _depth(detail) > DETAIL_MAX_DEPTH or len(orjson.dumps(detail, default=str)) > DETAIL_MAX_BYTES:
-        raise PydanticCustomError("detail_size", "at most {size} bytes and {depth} levels deep",
-                                  {"size": DETAIL_MAX_BYTES, "depth": DETAIL_MAX_DEPTH})  # fmt: skip
-    return detail
-
-
-Detail = Annotated[dict[str, Any], AfterValidator(_small)]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z0-9]{1,5}$")]
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 
 
 class Role(StrEnum):
@@ -333,9 +279,7 @@ class AuthorizationData(_Strict):
 class _Envelope(_Strict):
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: Ident
-    denial_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")] | None = (
-        None
-    )
+    denial_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=PRINTABLE)] | None = None
     occurred_at: Moment
     actor: Text
     role: Role
@@ -350,49 +294,6 @@ class _Envelope(_Strict):
         if self.denial_id is None and self.type != "authorization.recorded":  # type: ignore[attr-defined]
             raise PydanticCustomError("denial_id_missing", "denial_id is required for this event type")
         return self
-
-
-CLAIM_LEVEL = "0"
-
-
-def claim_line_key(
-    line: int, line_control: str | None, procedure: str | None, modifiers: Sequence[str], service_date: str | None,
-    occurrence: int = 1,
-) -> str:  # fmt: skip
-    """A claim line's identity within its claim: ``0`` for the claim level, else the line item
-    control number (REF*6R) the practice sent, else procedure, modifiers, service date and
-    which exact repeat of those this is."""
-    if line == 0:
-        return CLAIM_LEVEL
-    if line_control:
-        return f"6R:{line_control}"
-    return f"{procedure or ''}:{'-'.join(modifiers)}:{service_date or ''}:{occurrence}"
-
-
-def denial_id_for(payer_id: str, patient_control_number: str, line_key: str) -> str:
-    """The deterministic denial id: one practice claim line at one payer is one denial."""
-    return uuid5(_DENIAL_NAMESPACE, f"{payer_id}|pcn:{patient_control_number}|{line_key}").hex
-
-
-def legacy_denial_id_for(payer_id: str, claim_control_number: str, line: int) -> str:
-    """The id denials had before claim-line identity (payer claim control number + line
-    position): kept so their logs still replay and their reversals still match."""
-    return uuid5(_DENIAL_NAMESPACE, f"{payer_id}|{claim_control_number}|{line}").hex
-
-
-def receipt_denial_id(data: dict[str, Any]) -> str:
-    """The denial id a receipt's (or paid line's) data resolves to, read from the raw data
-    (it runs before validation, on every receipt: no second pass over the model)."""
-    key = _text(data.get("line_key"))
-    if not key:
-        modifiers = [_text(m) for m in data.get("modifiers") or ()]
-        key = claim_line_key(int(data["line"]), _text(data.get("line_control")), _text(data.get("procedure_code")),
-                             modifiers, _text(data.get("date_of_service")))  # fmt: skip
-    return denial_id_for(_text(data["payer_id"]), _text(data["patient_control_number"]), key)
-
-
-def _text(value: Any) -> str:
-    return str(value).strip() if value is not None else ""
 
 
 class _RemitLineEnvelope(_Envelope):

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from engine import queries, store
-from engine.events import claim_line_key, denial_id_for
+from engine.claim_identity import claim_line_key, denial_id_for
 from engine.replay import replay
 from tests.factories import authorization_doc, event_doc, received_doc, received_id
 from tests.store.batches import commit, inbound

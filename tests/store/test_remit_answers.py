@@ -8,8 +8,9 @@ from alembic import command
 from sqlalchemy import Engine, select
 
 from engine import store
+from engine.claim_identity import legacy_denial_id_for
 from engine.db import alembic_config
-from engine.events import decode, legacy_denial_id_for
+from engine.events import decode
 from engine.ingest import read_remittance
 from engine.replay import replay
 from tests.factories import LEAD, event_doc, received_doc, touch

@@ -2,8 +2,9 @@ import json
 
 import pytest
 
+from engine.claim_identity import claim_line_key, denial_id_for, legacy_denial_id_for
 from engine.errors import Rejected
-from engine.events import EVENT_TYPES, claim_line_key, decode, denial_id_for, legacy_denial_id_for
+from engine.events import EVENT_TYPES, decode
 from tests.factories import received_doc, received_id, touch
 
 

@@ -1,0 +1,55 @@
+"""Which denial a remittance line is: the practice's claim line (DOMAIN.md).
+
+Payer + the provider's claim id (CLP01) + the line's identity within the claim; the
+payer's claim control number (CLP07) changes with each adjudication and is no part of
+it. Denials stored before this identity keep their old ids (`legacy_denial_id_for`).
+"""
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID, uuid5
+
+_DENIAL_NAMESPACE = UUID("6f0c1d52-5a43-4c61-9a0e-2f1e8e7d9b10")
+
+
+CLAIM_LEVEL = "0"
+
+
+def claim_line_key(
+    line: int, line_control: str | None, procedure: str | None, modifiers: Sequence[str], service_date: str | None,
+    occurrence: int = 1,
+) -> str:  # fmt: skip
+    """A claim line's identity within its claim: ``0`` for the claim level, else the line item
+    control number (REF*6R) the practice sent, else procedure, modifiers, service date and
+    which exact repeat of those this is."""
+    if line == 0:
+        return CLAIM_LEVEL
+    if line_control:
+        return f"6R:{line_control}"
+    return f"{procedure or ''}:{'-'.join(modifiers)}:{service_date or ''}:{occurrence}"
+
+
+def denial_id_for(payer_id: str, patient_control_number: str, line_key: str) -> str:
+    """The deterministic denial id: one practice claim line at one payer is one denial."""
+    return uuid5(_DENIAL_NAMESPACE, f"{payer_id}|pcn:{patient_control_number}|{line_key}").hex
+
+
+def legacy_denial_id_for(payer_id: str, claim_control_number: str, line: int) -> str:
+    """The id denials had before claim-line identity (payer claim control number + line
+    position): kept so their logs still replay and their reversals still match."""
+    return uuid5(_DENIAL_NAMESPACE, f"{payer_id}|{claim_control_number}|{line}").hex
+
+
+def receipt_denial_id(data: dict[str, Any]) -> str:
+    """The denial id a receipt's (or paid line's) data resolves to, read from the raw data
+    (it runs before validation, on every receipt: no second pass over the model)."""
+    key = _text(data.get("line_key"))
+    if not key:
+        modifiers = [_text(m) for m in data.get("modifiers") or ()]
+        key = claim_line_key(int(data["line"]), _text(data.get("line_control")), _text(data.get("procedure_code")),
+                             modifiers, _text(data.get("date_of_service")))  # fmt: skip
+    return denial_id_for(_text(data["payer_id"]), _text(data["patient_control_number"]), key)
+
+
+def _text(value: Any) -> str:
+    return str(value).strip() if value is not None else ""

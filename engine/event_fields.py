@@ -1,0 +1,63 @@
+"""The bounded field types every event is built from: text without control characters,
+identifiers, dates and moments inside a sane window, small rule details, codes, money.
+
+DOMAIN.md: input from the world is messy and money and dates are bounded, whatever the
+role; these types are where the schema says so once.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+import orjson
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+#: Free text: no NUL or other control characters (tab and line breaks are text), whatever the role.
+Text = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=500, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+    ),
+]
+#: An identifier: printable, no control characters at all.
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+Ident = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE)]
+#: The sane window for every date an event carries (DOMAIN: money and dates are bounded):
+#: later arithmetic (deadlines, timers, aging) never overflows, and a typo'd century is refused.
+EARLIEST, LATEST = date(1900, 1, 1), date(2100, 12, 31)
+Day = Annotated[date, Field(ge=EARLIEST, le=LATEST)]
+
+
+def _in_window(moment: datetime) -> datetime:
+    if not EARLIEST <= moment.date() <= LATEST:
+        raise PydanticCustomError("date_window", "a moment between {earliest} and {latest}",
+                                  {"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()})  # fmt: skip
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_in_window)]
+
+#: A rule's figures (escalation and timer detail): small and shallow, since they travel on the
+#: change feed and in the audit log with every step.
+DETAIL_MAX_BYTES, DETAIL_MAX_DEPTH = 4096, 4
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _small(detail: dict[str, Any]) -> dict[str, Any]:
+    if _depth(detail) > DETAIL_MAX_DEPTH or len(orjson.dumps(detail, default=str)) > DETAIL_MAX_BYTES:
+        raise PydanticCustomError("detail_size", "at most {size} bytes and {depth} levels deep",
+                                  {"size": DETAIL_MAX_BYTES, "depth": DETAIL_MAX_DEPTH})  # fmt: skip
+    return detail
+
+
+Detail = Annotated[dict[str, Any], AfterValidator(_small)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z0-9]{1,5}$")]
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
