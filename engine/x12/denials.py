@@ -27,7 +27,7 @@ from uuid import UUID, uuid5
 import orjson
 
 from engine.claim_identity import CLAIM_LEVEL, claim_line_key, denial_id_for
-from engine.x12.remit import Adjustment, Claim, Remittance, ServiceLine
+from engine.x12.claims import Adjustment, Claim, Remittance, ServiceLine
 from engine.x12.tokens import X12Error
 from workflows.classification import NEVER_DENIED, ClaimContext, denial_adjustments
 

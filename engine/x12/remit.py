@@ -11,11 +11,13 @@ numbers, ISA padding, missing GE/IEA after the last SE) and a BPR02 that does no
 balance are `X12Warning`s on the `ReadReport`.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
+from engine.x12.claims import Adjustment, Claim, ProviderAdjustment, Remittance, ServiceLine
 from engine.x12.tokens import Segment, Source, X12Error, X12Warning, segments
 
 SUPPORTED_VERSIONS = ("00501", "00401")
@@ -30,79 +32,8 @@ PRODUCTION_DATE = "405"
 _GUIDES = ("005010X221", "004010X091")
 BARE_GUIDE = "005010X221A1"  # transactions without an envelope name no guide: read as 5010
 #: Component separators files use in practice, tried when a composite does not split by ISA16.
+T = TypeVar("T")
 _COMPONENT_SEPARATORS = (":", ">", "^", "|", "\\")
-
-
-@dataclass(frozen=True, slots=True)
-class Adjustment:
-    group: str
-    reason: str
-    amount: Decimal
-    quantity: Decimal | None
-
-
-@dataclass(slots=True)
-class ServiceLine:
-    number: int  # 1-based position of the SVC within its claim
-    qualifier: str
-    procedure: str
-    modifiers: tuple[str, ...]
-    charge: Decimal
-    paid: Decimal
-    units: Decimal | None
-    service_date: date | None = None
-    line_control: str | None = None  # REF*6R: the practice's line item control number
-    billed_procedure: str | None = None  # SVC06: what the practice billed, when the payer paid another code
-    adjustments: list[Adjustment] = field(default_factory=list)
-    remarks: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Claim:
-    position: int
-    patient_control_number: str
-    status: str
-    charge: Decimal
-    paid: Decimal
-    claim_control_number: str
-    filing_indicator: str | None = None  # CLP06, e.g. MC (Medicaid), MB (Medicare B), CI (commercial)
-    facility_type: str | None = None  # CLP08, place of service or facility type
-    frequency: str | None = None  # CLP09, 1 original, 7 replacement, 8 void
-    patient_name: str | None = None
-    member_id: str | None = None
-    rendering_npi: str | None = None
-    statement_date: date | None = None
-    adjustments: list[Adjustment] = field(default_factory=list)
-    remarks: list[str] = field(default_factory=list)
-    lines: list[ServiceLine] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderAdjustment:
-    """One PLB adjustment: money the payer moves at the provider level, outside any claim
-    (positive takes money back, e.g. a recoupment; negative pays more, e.g. interest)."""
-
-    provider_id: str  # PLB01
-    fiscal_period: date | None  # PLB02
-    reason: str  # first component of PLB03/05/...: WO, FB, L6, 72, ...
-    reference: str | None  # second component: e.g. the claim a recoupment belongs to
-    amount: Decimal
-
-
-@dataclass(slots=True)
-class Remittance:
-    """One ST..SE transaction's header: who paid whom, when, under which trace number."""
-
-    version: str
-    control_number: str
-    payment_date: date | None = None
-    total_payment: Decimal | None = None  # BPR02
-    trace: str | None = None
-    payer_id: str | None = None
-    payer_name: str | None = None
-    payee_id: str | None = None
-    payee_name: str | None = None
-    provider_adjustments: list[ProviderAdjustment] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -345,18 +276,20 @@ class _Transaction:
         a warning, and the production date (DTM*405) stands in."""
         if not bpr.get(16):
             return None
-        try:
-            return x12_date(bpr, 16)
-        except X12Error as exc:
-            self.report.warn("header.bpr16_date", bpr.position, f"{exc.problem}: the production date (DTM*405) is used")
-            return None
+        return self._tolerated(
+            lambda: x12_date(bpr, 16), bpr, "header.bpr16_date", "the production date (DTM*405) is used"
+        )
 
     def _total_payment(self, bpr: Segment) -> Decimal | None:
         """BPR02, which only the balance check reads: unreadable, it is a warning, not a refusal."""
+        return self._tolerated(lambda: money(bpr, 2), bpr, "balance.bpr02", "the payment cannot be balanced")
+
+    def _tolerated(self, read: Callable[[], T], seg: Segment, code: str, consequence: str) -> T | None:
+        """A header value the claims do not depend on: unreadable, it is a warning and None."""
         try:
-            return money(bpr, 2)
+            return read()
         except X12Error as exc:
-            self.report.warn("balance.bpr02", bpr.position, f"{exc.problem}: the payment cannot be balanced")
+            self.report.warn(code, seg.position, f"{exc.problem}: {consequence}")
             return None
 
     def close(self, se: Segment) -> Claim | None:
