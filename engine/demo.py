@@ -113,14 +113,15 @@ def _follow_up(step: str, i: int, n: int, denial_id: str, owner: str, sc: Scenar
             data = {"adjustment_type": "administrative", "amount": denied, "reason": "payer upheld; not collectible"}
             return _envelope(eid, "denial.written_off", at, LEAD, "lead", data, **kw)
         case "escalate":
-            data = {"rule": "touch_limit", "detail": {"touches": 2}}
+            # a lead's own call, not a rule's: the demo's denial has not reached the touch limit
+            data = {"rule": "lead_review", "detail": {"why": "payer unresponsive; the lead takes it"}}
             return _envelope(eid, "denial.escalated", at, LEAD, "lead", data, **kw)
         case "reassign":
             data = {"owner": REASSIGNED_TO, "reason": "second pair of eyes", "next_action_date": nxt}
             return _envelope(eid, "denial.reassigned", at, LEAD, "lead", data, **kw)
         case "close":
             evidence = {
-                "payment_trace": f"TRN-{n}", "paid_amount": "100.00", "appeal_reference": f"APL-{n}",
+                "payment_trace": f"TRN-{n}", "paid_amount": denied, "appeal_reference": f"APL-{n}",
                 "decision": "overturned on appeal", "approver": LEAD, "reason": "payer upheld; not collectible",
             }  # fmt: skip
             cause = {"category": sc.root_cause, "handoff": "front desk -> billing", "preventable": sc.preventable,

@@ -199,9 +199,12 @@ class DeadlineExtendedData(_Strict):
 
 
 class WrittenOffData(_Strict):
+    """At most the denial's open amount (a guard); a $0 write-off names the adjustment's reason code."""
+
     adjustment_type: Literal["administrative", "bad_debt", "small_balance", "timely_filing", "contractual", "charity"]
     amount: Money
     reason: Text
+    reason_code: Code | None = Field(None, description="the adjustment reason code; required when amount is 0")
 
 
 class PayerRespondedData(_Strict):

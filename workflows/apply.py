@@ -20,6 +20,7 @@ from workflows.authorization import AuthRecord, ClaimLine
 from workflows.classification import Classification
 from workflows.denial import CREATE_TRIGGER, State, fire
 from workflows.escalation import FLAGGING, EscalationRules
+from workflows.guards import cents
 from workflows.payers import DeadlineSet
 
 
@@ -62,10 +63,6 @@ class Policy(Protocol):
     ) -> tuple[str, str | None]: ...
 
 
-def cents(amount: Decimal) -> int:
-    return int((amount * 100).to_integral_value())
-
-
 TIERS = ("batch", "standard", "middle", "high", "urgent")
 
 
@@ -105,6 +102,7 @@ def apply_event(
     if event.type == "denial.deadline_extended":
         return _deadline_extended(event, denial)
     override = guards.check_deadline(event, denial)
+    guards.check_amounts(event, denial)
     trigger, update = _HANDLERS[event.type]
     if event.type == "denial.payer_responded":
         trigger = "uphold" if event.data.outcome == "upheld" else "resolve"

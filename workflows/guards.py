@@ -1,5 +1,6 @@
 """Guards: the business rules a transition must pass, each refusing with its rule's name."""
 
+from decimal import Decimal
 from typing import Any
 
 from engine.errors import Rejected
@@ -105,6 +106,7 @@ def check_close(data: ClosedData, denial: Any) -> None:
             "a preventable root cause names the prevention owner",
             "data.root_cause.prevention_owner",
         )
+    check_evidence_amount(data, denial)
     ev = data.evidence
     outcome = denial.outcome or {}
     if denial.resolution == "paid":
@@ -130,6 +132,69 @@ def check_close(data: ClosedData, denial: Any) -> None:
                 f"approver {ev.approver!r} is not the lead who approved the write-off ({approver!r})",
                 "data.evidence.approver",
             )
+
+
+def opencents(denial: Any) -> int:
+    """What is still open on the denial: the denied amount less what later remittances paid
+    on it (a partial payment leaves the rest open)."""
+    paid = sum(
+        cents(Decimal(r["paid_amount"]))
+        for r in (denial.outcome or {}).get("remittances", ())
+        if r.get("outcome") == "partial"
+    )
+    return max(denial.denied_cents - paid, 0)
+
+
+def cents(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_value())
+
+
+def _dollars(cents: int) -> str:
+    return f"${cents / 100:,.2f}"
+
+
+#: Each money field a person may send, and the ceiling it may not pass.
+_MONEY_FIELDS = {
+    "denial.written_off": ("amount", "written off"),
+    "denial.payer_responded": ("paid_amount", "recorded as paid"),
+}
+
+
+def check_amounts(event: Any, denial: Any) -> None:
+    """No amount beyond what is open on the denial, whatever the role: a write-off or a
+    recorded payment larger than the open amount is refused, and so is a $0 write-off
+    without the reason code that explains it."""
+    spec = _MONEY_FIELDS.get(event.type)
+    if spec is None:
+        return
+    name, verb = spec
+    amount = getattr(event.data, name)
+    if amount is None:
+        return
+    ceiling = opencents(denial)
+    if cents(amount) > ceiling:
+        raise Rejected(
+            "guard.amount_exceeds_open",
+            f"{_dollars(cents(amount))} cannot be {verb}: only {_dollars(ceiling)} is open on the denial",
+            f"data.{name}",
+        )
+    if event.type == "denial.written_off" and amount == 0 and not event.data.reason_code:
+        raise Rejected(
+            "guard.zero_write_off_needs_reason_code",
+            "a $0 write-off names the adjustment reason code (data.reason_code) that explains it",
+            "data.reason_code",
+        )
+
+
+def check_evidence_amount(data: ClosedData, denial: Any) -> None:
+    """Closure evidence cannot claim more was paid than was denied."""
+    paid = data.evidence.paid_amount
+    if paid is not None and cents(paid) > denial.denied_cents:
+        raise Rejected(
+            "guard.amount_exceeds_open",
+            f"evidence of {_dollars(cents(paid))} paid exceeds the {_dollars(denial.denied_cents)} denied",
+            "data.evidence.paid_amount",
+        )
 
 
 def _need(value: object, field: str, message: str) -> None:

@@ -279,3 +279,48 @@ def test_refusal_leaves_the_input_denial_object_untouched() -> None:
     with pytest.raises(Rejected):
         apply_event(ev(event_doc("denial.closed", f.id, LEAD, {"root_cause": CAUSE, "evidence": {}})), f.denial, POLICY)
     assert vars(f.denial) == vars(snapshot)
+
+
+@pytest.mark.parametrize(
+    ("amount", "extra", "code", "field"),
+    [
+        ("350.01", {}, "guard.amount_exceeds_open", "data.amount"),
+        ("999999.99", {}, "guard.amount_exceeds_open", "data.amount"),
+        ("0.00", {}, "guard.zero_write_off_needs_reason_code", "data.reason_code"),
+    ],
+)
+def test_a_write_off_is_bounded_by_the_open_amount(amount: str, extra: dict[str, Any], code: str, field: str) -> None:
+    f = Flow().touch()
+    data = {"adjustment_type": "administrative", "amount": amount, "reason": "r", **extra}
+    err = f.refused("denial.written_off", LEAD, data)
+    assert (err.code, err.field) == (code, field)
+    assert "$350.00" in err.message or code.startswith("guard.zero")
+
+
+def test_a_zero_write_off_with_its_reason_code_and_the_whole_open_amount_apply() -> None:
+    f = Flow().touch()
+    f.send("denial.written_off", LEAD, {"adjustment_type": "administrative", "amount": "0", "reason": "r",
+                                        "reason_code": "45"})  # fmt: skip
+    assert f.denial.state == "written_off"
+    g = Flow().touch()
+    g.send("denial.written_off", LEAD, {"adjustment_type": "administrative", "amount": "350.00", "reason": "r"})
+    assert g.denial.state == "written_off"
+
+
+def test_a_partial_payment_lowers_what_may_be_written_off() -> None:
+    f = Flow().touch()
+    later(f, "denial.received", "100.00", [("CO", "197", "250.00")])
+    err = f.refused("denial.written_off", LEAD, {"adjustment_type": "bad_debt", "amount": "250.01", "reason": "r"})
+    assert (err.code, "$250.00" in err.message) == ("guard.amount_exceeds_open", True)
+    f.send("denial.written_off", LEAD, {"adjustment_type": "bad_debt", "amount": "250.00", "reason": "r"})
+
+
+def test_a_payer_answer_or_closing_evidence_cannot_claim_more_than_was_open() -> None:
+    f = Flow().touch()
+    f.send("denial.appealed", f.staff(), {"appeal_reference": "APL-1"})
+    data = {"outcome": "paid", "payment_trace": "TRN1", "paid_amount": "1000000.00"}
+    assert f.refused("denial.payer_responded", SYSTEM, data).field == "data.paid_amount"
+    f.send("denial.payer_responded", SYSTEM, {"outcome": "paid", "payment_trace": "TRN1", "paid_amount": "350.00"})
+    evidence = {"payment_trace": "TRN1", "paid_amount": "350.01"}
+    err = f.refused("denial.closed", f.staff(), {"root_cause": CAUSE, "evidence": evidence})
+    assert (err.code, err.field) == ("guard.amount_exceeds_open", "data.evidence.paid_amount")
