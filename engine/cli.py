@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from consumers.clearinghouse_remits import run as run_remits
 from consumers.denial_events import run as run_worker
 from engine import store
 from engine.audit import verify
-from engine.cli_common import DbOpt, HostOpt, KafkaOpt, PortOpt, settings
+from engine.cli_common import DbOpt, HostOpt, KafkaOpt, NowOpt, PortOpt, parse_day, settings
 from engine.cli_intake import auth_app, codes_app, ingest
 from engine.cli_queries import escalations, payers, queue, report_app, reviews, stuck, triage
 from engine.clock import clock_from
@@ -55,7 +55,7 @@ def run(
     denials: Annotated[int, typer.Option(help="demo denials to feed")] = 60,
     database_url: DbOpt = None,
     fresh: Annotated[bool, typer.Option(help="delete the SQLite file first")] = False,
-    now: Annotated[str | None, typer.Option(help="the engine's clock, e.g. 2026-10-01T09:00:00+00:00")] = None,
+    now: NowOpt = None,
     serve: Annotated[bool, typer.Option(help="after the summary, keep the engine and the web app running")] = True,
     host: HostOpt = None,
     port: PortOpt = None,
@@ -89,7 +89,7 @@ def remits(database_url: DbOpt = None, bootstrap_servers: KafkaOpt = None) -> No
 def timers(
     bootstrap_servers: KafkaOpt = None,
     database_url: DbOpt = None,
-    now: Annotated[str | None, typer.Option(help="start the clock here, e.g. 2026-11-01T09:00:00+00:00")] = None,
+    now: NowOpt = None,
 ) -> None:
     """Fire due escalation timers as events on denials.events until SIGTERM."""
     run_timers(settings(database_url, bootstrap_servers, now=now, broker=True))
@@ -98,12 +98,14 @@ def timers(
 @app.command()
 def simulate(
     days: Annotated[int, typer.Option(min=1, max=3650, help="days to move the clock forward, one at a time")] = 30,
-    start: Annotated[str | None, typer.Option(help="first day (YYYY-MM-DD); default: the oldest open receipt")] = None,
+    start: Annotated[
+        date | None, typer.Option(parser=parse_day, help="first day (YYYY-MM-DD); default: the oldest open receipt")
+    ] = None,
     database_url: DbOpt = None,
 ) -> None:
     """Move the clock day by day over the demo store: timers fire, the worker escalates (run `denialflow run` first)."""
     s = settings(database_url, log_level="WARNING")
-    raise typer.Exit(run_simulation(s, days, date.fromisoformat(start) if start else None))
+    raise typer.Exit(run_simulation(s, days, start))
 
 
 tokens_app = typer.Typer(no_args_is_help=True, help="API tokens for the web API.")
@@ -272,7 +274,16 @@ def topics_create(bootstrap_servers: KafkaOpt = None) -> None:
 
 
 def main() -> None:
-    app(prog_name="denialflow")
+    """The CLI; a database that cannot be reached is one line saying where and why, exit 2."""
+    try:
+        app(prog_name="denialflow")
+    except OperationalError as exc:
+        first = str(exc.orig or exc).strip().splitlines()[0]
+        if "no such table" in first:  # SQLite: a file, but never migrated
+            typer.echo(f"the database has no denialflow schema ({first}): run `denialflow db upgrade`", err=True)
+        else:
+            typer.echo(f"cannot reach the database: {first} (check --database-url / DENIALFLOW_DATABASE_URL)", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -2,9 +2,12 @@
 broker and database resolved (option, environment, the running embedded engine, default)."""
 
 import sys
-from typing import Annotated, Any
+from collections.abc import Collection
+from datetime import date, datetime
+from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from engine.config import Settings
@@ -30,7 +33,10 @@ def settings(
     (its runtime file; ``find_engine=False`` for `run` itself), which wins over the defaults.
     ``broker=True``: the command needs Kafka, so exit 2 with one line now if none answers."""
     given = {"database_url": database_url, "bootstrap_servers": bootstrap_servers, **more}
-    s = Settings(**{k: v for k, v in given.items() if v is not None})
+    try:
+        s = Settings(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        _bad_settings(exc, {k for k, v in given.items() if v is not None})
     configure(s.log_level, s.log_format)
     if find_engine:
         s = with_running_engine(s)
@@ -55,3 +61,56 @@ def require_broker(bootstrap_servers: str) -> None:
 def console() -> Console:
     """Wide enough for ids when piped (rich assumes 80 columns off a terminal)."""
     return Console() if sys.stdout.isatty() else Console(width=180)
+
+
+def _bad_settings(exc: ValidationError, given: Collection[str]) -> NoReturn:
+    """One line per bad value, naming the option or DENIALFLOW_ variable it came from; exit 2."""
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        source = f"--{name.replace('_', '-')}" if name in given else f"DENIALFLOW_{name.upper()}"
+        typer.echo(f"{source}: {error['msg']} (got {error.get('input')!r})", err=True)
+    raise typer.Exit(2)
+
+
+#: The window every date a person types must fall in (the event schema's own bounds).
+YEARS = (1900, 2100)
+
+
+def _in_window(value: str, year: int) -> None:
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise typer.BadParameter(f"{value!r} is outside {YEARS[0]}-{YEARS[1]}")
+
+
+def parse_day(value: str) -> date:
+    """A YYYY-MM-DD option value, or a usage error naming the expected form (exit 2)."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date; expected YYYY-MM-DD") from None
+    _in_window(value, day.year)
+    return day
+
+
+def parse_moment(value: str) -> str:
+    """An ISO 8601 moment with its UTC offset (the engine's clock), checked and passed on as given."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a moment; expected e.g. 2026-11-01T09:00:00+00:00") from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter(f"{value!r} has no UTC offset; expected e.g. 2026-11-01T09:00:00+00:00")
+    _in_window(value, moment.year)
+    return value
+
+
+NowOpt = Annotated[str | None, typer.Option(parser=parse_moment, help="the clock, e.g. 2026-11-01T09:00:00+00:00")]
+
+
+def require_known(name: str, kind: str, known: Collection[str]) -> None:
+    """Exit 1 saying ``name`` is unknown (with the known ones) when no stored denial has it."""
+    if name in known:
+        return
+    close = sorted(k for k in known if name.lower() in k.lower())
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(known)) or 'none yet'}"
+    typer.echo(f"unknown {kind} {name!r}{hint}", err=True)
+    raise typer.Exit(1)

@@ -10,7 +10,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from engine import queries, store
-from engine.cli_common import DbOpt, console, settings
+from engine.cli_common import DbOpt, NowOpt, console, parse_day, require_known, settings
 from engine.clock import clock_from
 from engine.db import make_engine
 from engine.kpis import Filters
@@ -18,6 +18,7 @@ from engine.render import LIMITS_UNKNOWN
 from engine.report import render
 from workflows.escalation import EscalationRules
 from workflows.payers import KINDS, PayerPolicies, PayerProfile
+from workflows.routing import Routing
 
 
 class Format(StrEnum):
@@ -38,6 +39,8 @@ def triage(
     engine = make_engine(s.database_url)
     with engine.connect() as conn:
         items = queries.triage(conn, date.today(), near, payer, limit)
+        if payer and not items:
+            require_known(payer, "payer", queries.known_values(conn, "payer_id"))
     engine.dispose()
     if as_json:
         typer.echo(json.dumps([i.as_dict() for i in items]))
@@ -124,7 +127,7 @@ def reviews(
 def escalations(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     database_url: DbOpt = None,
-    now: Annotated[str | None, typer.Option(help="the clock, e.g. 2026-11-01T09:00:00+00:00")] = None,
+    now: NowOpt = None,
 ) -> None:
     """The escalation queue by dollar value: why each item is there, how long it has waited (! = over a cycle)."""
     s = settings(database_url, now=now)
@@ -151,7 +154,7 @@ def stuck(
     team: Annotated[str | None, typer.Option(help="one team only")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     database_url: DbOpt = None,
-    now: Annotated[str | None, typer.Option(help="the clock, e.g. 2026-11-01T09:00:00+00:00")] = None,
+    now: NowOpt = None,
 ) -> None:
     """What will not move without someone acting, and why, by dollar value."""
     s = settings(database_url, now=now)
@@ -159,6 +162,8 @@ def stuck(
     engine = make_engine(s.database_url)
     with engine.connect() as conn:
         items = queries.stuck(conn, clock_from(s.now)().date(), rules, Filters(team=team))
+        if team and not items:
+            require_known(team, "team", queries.known_values(conn, "team") | Routing.load(s.routing_file).teams())
     engine.dispose()
     if as_json:
         typer.echo(json.dumps([i.as_dict() for i in items]))
@@ -179,9 +184,12 @@ def queue(
     database_url: DbOpt = None,
 ) -> None:
     """A team's open work, what to do first on top (priority, value, next action)."""
-    engine = make_engine(settings(database_url).database_url)
+    s = settings(database_url)
+    engine = make_engine(s.database_url)
     with engine.connect() as conn:
         items = queries.queue(conn, team)
+        if not items:
+            require_known(team, "team", queries.known_values(conn, "team") | Routing.load(s.routing_file).teams())
     engine.dispose()
     if as_json:
         typer.echo(json.dumps([i.as_dict() for i in items]))
@@ -200,17 +208,20 @@ report_app = typer.Typer(no_args_is_help=True, help="Reports for leaders.")
 
 @report_app.command("weekly")
 def report_weekly(
-    week: Annotated[str | None, typer.Option(help="the week's Monday, YYYY-MM-DD; default: this week")] = None,
+    week: Annotated[
+        date | None, typer.Option(parser=parse_day, help="a day of the week (it starts on Monday); default: this week")
+    ] = None,
     weeks: Annotated[int, typer.Option(min=1, max=52, help="weeks of trend before it")] = 4,
     fmt: Annotated[Format, typer.Option("--format", help="md, csv or json")] = Format.md,
     database_url: DbOpt = None,
-    now: Annotated[str | None, typer.Option(help="the clock, e.g. 2026-11-01T09:00:00+00:00")] = None,
+    now: NowOpt = None,
 ) -> None:
     """DOMAIN.md's weekly numbers: new denials by payer/category/owner/site, trend, top reasons,
     time to first touch and to close, aging, overturn rate, write-offs, share preventable."""
     s = settings(database_url, now=now)
     today = clock_from(s.now)().date()
-    start = date.fromisoformat(week) if week else today - timedelta(days=today.weekday())
+    day = week or today
+    start = day - timedelta(days=day.weekday())
     engine = make_engine(s.database_url)
     with engine.connect() as conn:
         report = queries.weekly_report(conn, start, weeks)

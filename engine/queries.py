@@ -327,3 +327,10 @@ def dashboard(engine: Engine, scope: kpis.Scope, today: date, rules: EscalationR
         "payer_answers": answers.result(),
         "new_by_category": new.by("category"),
     }  # fmt: skip
+
+
+def known_values(conn: Connection, column: str) -> set[str]:
+    """The distinct values a denials column holds (teams, payers): an empty answer to an
+    unknown name is then said to be unknown, not shown as an empty table."""
+    c = DENIALS.c[column]
+    return {v for (v,) in conn.execute(select(c).where(c.is_not(None)).distinct())}

@@ -50,6 +50,10 @@ class Routing:
         order = {owner: (i - start) % n for i, owner in enumerate(route.owners)}
         return route.team, min(route.owners, key=lambda o: (open_work.get(o, 0), order[o]))
 
+    def teams(self) -> set[str]:
+        """Every team the file routes to."""
+        return {r.team for r in (*self.defaults.values(), *self.overrides.values())}
+
     def owners(self) -> set[str]:
         """Every named owner in the file."""
         return {o for r in (*self.defaults.values(), *self.overrides.values()) for o in r.owners}

@@ -1,0 +1,60 @@
+"""A person's mistake on the command line is one line naming the option and the expected form
+(exit 2), and an unknown team or payer is said to be unknown (exit 1), never a traceback or an
+empty table that reads like "nothing to do"."""
+
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from engine.cli import app
+from tests.store.test_dashboard import _seed
+
+CLI = CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "expected"),
+    [
+        (["report", "weekly", "--week", "garbage"], "--week", "expected YYYY-MM-DD"),
+        (["report", "weekly", "--week", "0001-01-01"], "--week", "outside 1900-2100"),
+        (["stuck", "--now", "garbage"], "--now", "expected e.g. 2026-11-01T09:00:00+00:00"),
+        (["stuck", "--now", "2026-11-01T09:00:00"], "--now", "has no UTC offset"),
+        (["escalations", "--now", "9999-12-31T00:00:00+00:00"], "--now", "outside 1900-2100"),
+        (["simulate", "--start", "garbage"], "--start", "expected YYYY-MM-DD"),
+        (["timers", "--now", "tomorrow"], "--now", "is not a moment"),
+    ],
+)
+def test_a_bad_option_value_names_the_option_and_the_form(args: list[str], option: str, expected: str) -> None:
+    result = CLI.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}'" in result.output and expected in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_bad_setting_in_the_environment_names_the_variable(db_url: str) -> None:
+    result = CLI.invoke(app, ["stuck", "--database-url", db_url], env={"DENIALFLOW_BATCH_SIZE": "lots"})
+    assert result.exit_code == 2
+    assert result.output.startswith("DENIALFLOW_BATCH_SIZE: ") and "'lots'" in result.output
+
+
+def test_an_unreachable_or_empty_database_is_one_line() -> None:
+    gone = subprocess.run([sys.executable, "-m", "engine.cli", "stuck", "--database-url",
+                           "postgresql://postgres@127.0.0.1:9/test"], capture_output=True, text=True)  # fmt: skip
+    assert gone.returncode == 2
+    assert gone.stderr.startswith("cannot reach the database: ") and "Traceback" not in gone.stderr
+    assert len(gone.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_team_or_payer_is_said_to_be_unknown(engine: Engine, db_url: str) -> None:
+    _seed(engine)
+    team = CLI.invoke(app, ["queue", "NOSUCHTEAM", "--database-url", db_url])
+    assert team.exit_code == 1 and "unknown team 'NOSUCHTEAM'; known: " in team.output and "billing" in team.output
+    close = CLI.invoke(app, ["stuck", "--team", "bill", "--database-url", db_url])
+    assert close.exit_code == 1 and "did you mean billing?" in close.output
+    payer = CLI.invoke(app, ["triage", "--payer", "NOSUCH", "--database-url", db_url])
+    assert payer.exit_code == 1 and "unknown payer 'NOSUCH'" in payer.output
+    known = CLI.invoke(app, ["queue", "billing", "--database-url", db_url], env={"COLUMNS": "200"})
+    assert known.exit_code == 0 and "billing:" in known.output
