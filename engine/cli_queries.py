@@ -131,20 +131,21 @@ def escalations(
 ) -> None:
     """The escalation queue by dollar value: why each item is there, how long it has waited (! = over a cycle)."""
     s = settings(database_url, now=now)
-    cycle = EscalationRules.load(s.escalation_file).cycle_days
+    rules = EscalationRules.load(s.escalation_file)
+    cycle = rules.cycle_days
     engine = make_engine(s.database_url)
     with engine.connect() as conn:
-        items = queries.escalations(conn, clock_from(s.now)(), cycle)
+        items = queries.escalations(conn, clock_from(s.now)(), cycle, rules.deadline_lead_days)
     engine.dispose()
     if as_json:
         typer.echo(json.dumps([i.as_dict() for i in items]))
         return
     table = Table(title=f"escalation queue: {len(items)} item(s); ! = waiting longer than one {cycle}-day cycle")
-    for name in ("denied $", "payer", "why", "figures", "waiting", "flags", "team / owner", "denial"):
-        table.add_column(name)
+    for name in ("denied $", "deadline", "payer", "why", "figures", "waiting", "flags", "team / owner", "denial"):
+        table.add_column(name, style="bold red" if name == "deadline" else None)
     for i in items:
         figures = ", ".join(f"{k} {v}" for k, v in i.detail.items() if k != "lead_days")
-        table.add_row(f"{i.denied_cents / 100:,.2f}", i.payer_id, i.rule, figures,
+        table.add_row(f"{i.denied_cents / 100:,.2f}", "; ".join(i.deadlines) or "-", i.payer_id, i.rule, figures,
                       f"{i.waited_days} d{' !' if i.overdue else ''}", ", ".join(i.flags),
                       f"{i.team or '-'} / {i.owner or '-'}", i.id)  # fmt: skip
     console().print(table)

@@ -12,7 +12,7 @@ from engine import kpis
 from engine.clock import as_utc
 from engine.kpis import WORKABLE, Filters
 from engine.store import DENIALS
-from workflows.escalation import EscalationRules
+from workflows.escalation import EscalationRules, deadline_alerts, describe_alert
 
 d = DENIALS.c
 
@@ -148,16 +148,31 @@ class EscalationItem:
     owner: str | None
     team: str | None
     flags: list[str]
+    deadlines: list[str]  # passed or near payer deadlines, soonest first: what a lead sees first
 
     def as_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__} | {"escalated_at": self.escalated_at.isoformat()}
 
 
-def escalations(conn: Connection, now: datetime, cycle_days: int) -> list[EscalationItem]:
-    """The escalation queue, by dollar value: why each item is there and how long it has waited."""
+def escalations(
+    conn: Connection, now: datetime, cycle_days: int, lead_days: int = EscalationRules().deadline_lead_days
+) -> list[EscalationItem]:
+    """The escalation queue, by dollar value: why each item is there, how long it has waited,
+    and any payer deadline passed or inside ``lead_days``."""
     d = DENIALS.c
     rows = conn.execute(
-        select(d.id, d.payer_id, d.denied_cents, d.outcome, d.owner, d.team, d.updated_at)
+        select(
+            d.id,
+            d.payer_id,
+            d.denied_cents,
+            d.outcome,
+            d.owner,
+            d.team,
+            d.updated_at,
+            d.filing_deadline,
+            d.appeal_deadline,
+            d.retro_auth_deadline,
+        )
         .where(d.state == "escalated")
         .order_by(d.denied_cents.desc(), d.id)
     )
@@ -166,9 +181,10 @@ def escalations(conn: Connection, now: datetime, cycle_days: int) -> list[Escala
         escalation = (r.outcome or {}).get("escalation", {})
         since = datetime.fromisoformat(escalation["at"]) if "at" in escalation else as_utc(r.updated_at)
         waited = (now - since).days
+        alerts = [describe_alert(a) for a in deadline_alerts(r, now.date(), lead_days)]
         items.append(EscalationItem(r.id, r.payer_id, r.denied_cents, escalation.get("rule", "manual"),
                                     escalation.get("detail", {}), since, waited, waited > cycle_days, r.owner,
-                                    r.team, sorted((r.outcome or {}).get("flags", {}))))  # fmt: skip
+                                    r.team, sorted((r.outcome or {}).get("flags", {})), alerts))  # fmt: skip
     return items
 
 
@@ -187,7 +203,8 @@ class StuckItem:
 
 
 def _stuck_reasons(r: Any, today: date, rules: EscalationRules) -> tuple[str, ...]:
-    reasons = []
+    """Why a denial is stuck; a passed or near payer deadline first, whatever its state."""
+    reasons = [describe_alert(a) for a in deadline_alerts(r, today, rules.deadline_lead_days)]
     if r.state == "escalated":
         rule = ((r.outcome or {}).get("escalation") or {}).get("rule", "manual")
         reasons.append(f"escalated: {rule}")
@@ -197,11 +214,6 @@ def _stuck_reasons(r: Any, today: date, rules: EscalationRules) -> tuple[str, ..
         reasons.append(f"no owner for {(today - as_utc(r.received_at).date()).days} days")
     elif r.next_action_date is not None and r.next_action_date < today and r.state in ("assigned", "worked"):
         reasons.append(f"past follow-up: next action was {r.next_action_date}")
-    near = today + timedelta(days=rules.deadline_lead_days)
-    for name in ("filing", "appeal", "retro_auth"):
-        deadline = getattr(r, f"{name}_deadline")
-        if deadline is not None and deadline <= near and r.state != "escalated":
-            reasons.append(f"{name} deadline {'passed' if deadline < today else 'near'}: {deadline}")
     return tuple(reasons)
 
 

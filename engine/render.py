@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from engine.models import transition_id
-from workflows.escalation import aging_bucket
+from workflows.escalation import EscalationRules, aging_bucket, deadline_alerts, describe_alert
 
 SHOWN = ("id", "state", "category", "side", "team", "owner", "touches", "priority", "liability", "payer_id",
          "payer_name", "claim_control_number", "line", "procedure_code", "primary_group", "primary_reason",
@@ -79,6 +79,7 @@ def denial_json(denial: SimpleNamespace, entries: list[dict[str, Any]], today: d
     return {
         **{k: _plain(getattr(denial, k)) for k in SHOWN},
         "payer_limits": None if denial.payer_profile_known else LIMITS_UNKNOWN,
+        "deadline_alerts": [describe_alert(a) for a in _alerts(denial, today)],
         "deadlines": deadlines(denial, entries),
         "age_days": age,
         "aging_bucket": bucket,
@@ -95,6 +96,13 @@ def denial_json(denial: SimpleNamespace, entries: list[dict[str, Any]], today: d
     }  # fmt: skip
 
 
+def _alerts(denial: SimpleNamespace, today: date) -> list[tuple[str, date, str]]:
+    """Passed or near deadlines of a denial still open (a settled one's deadlines no longer bind)."""
+    if denial.state in ("resolved", "written_off", "closed"):
+        return []
+    return deadline_alerts(denial, today, EscalationRules().deadline_lead_days)
+
+
 def dollars(cents: int | None) -> str:
     return "-" if cents is None else f"${cents / 100:,.2f}"
 
@@ -108,6 +116,7 @@ def denial_text(denial: SimpleNamespace, entries: list[dict[str, Any]], today: d
     )
     lines = [
         f"denial {denial.id}  [{denial.state}]",
+        *(f"  !! {describe_alert(a)}" for a in _alerts(denial, today)),
         f"  payer      {denial.payer_name} ({denial.payer_id})  claim {denial.claim_control_number} line {denial.line}",
         f"  patient    {patient.get('name')}  member {patient.get('member_id')}",
         f"  reason     {denial.primary_group}-{denial.primary_reason}  codes {denial.carc_codes}"

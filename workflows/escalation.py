@@ -53,6 +53,22 @@ def aging_bucket(received: date, today: date) -> str:
     return next(name for start, name in reversed(BUCKETS) if age >= start)
 
 
+def deadline_alerts(denial: Any, today: date, lead_days: int) -> list[tuple[str, date, str]]:
+    """The payer deadlines a lead must see first, soonest first: (kind, date, "passed" or
+    "near"), near meaning inside the lead time. Escalated or not, a passed deadline shows."""
+    alerts = []
+    for name in DEADLINES:
+        day = getattr(denial, f"{name}_deadline", None)
+        if day is not None and day <= today + timedelta(days=lead_days):
+            alerts.append((name, day, "passed" if day < today else "near"))
+    return sorted(alerts, key=lambda a: a[1])
+
+
+def describe_alert(alert: tuple[str, date, str]) -> str:
+    name, day, status = alert
+    return f"{name.replace('_', '-')} deadline {status}: {day}"
+
+
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
 

@@ -1,12 +1,13 @@
 """The stuck list and a team's queue, on SQLite and PostgreSQL, against a seeded set whose
 answers are worked out here by hand."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine
 
-from engine import queries
+from engine import queries, store
 from engine.kpis import Filters
+from engine.render import denial_json, denial_text
 from tests.factories import LEAD, event_doc, received_doc, received_id
 from tests.store.batches import commit, inbound
 from workflows.escalation import EscalationRules
@@ -93,3 +94,21 @@ def test_the_weekly_report_against_a_week_worked_out_by_hand(engine: Engine) -> 
     assert report["share_preventable"] == 1.0
     assert report["never_touched"] == 1  # d3
     assert report["aging"][0] == {"bucket": "0-30", "count": 2, "dollars": 150.0}  # d1 and d3 still open
+
+
+def test_an_escalated_denial_still_shows_its_passed_deadline_first(engine: Engine) -> None:
+    late = received_doc(6, adjustments=[("CO", "4", "500.00")], date_of_service="2026-07-15",
+                        remit_date="2026-07-20")  # corrected claim by 10-18  # fmt: skip
+    denial_id = received_id(late)
+    commit(engine, inbound([late, *(_touch(denial_id, "2026-10-30", day) for day in (2, 3, 4))]))
+    with engine.connect() as conn:
+        stuck = queries.stuck(conn, TODAY, RULES)
+        queue = queries.escalations(conn, datetime(2026, 10, 20, 9, tzinfo=UTC), RULES.cycle_days,
+                                    RULES.deadline_lead_days)  # fmt: skip
+        denial = store.get_denial(conn, denial_id)
+        entries = store.history(conn, denial_id)
+    assert stuck[0].reasons[:2] == ("filing deadline passed: 2026-10-18", "escalated: touch_limit")
+    assert queue[0].deadlines == ["filing deadline passed: 2026-10-18"]
+    text = denial_text(denial, entries, TODAY)
+    assert text.splitlines()[1] == "  !! filing deadline passed: 2026-10-18"
+    assert denial_json(denial, entries, TODAY)["deadline_alerts"] == ["filing deadline passed: 2026-10-18"]
