@@ -197,6 +197,32 @@ def open_work(conn: Connection, filters: Filters, today: date, rules: Escalation
     }  # fmt: skip
 
 
+def open_at(conn: Connection, filters: Filters, end: date) -> dict[str, Any]:
+    """What was open at midnight starting ``end`` (a past week's end): received before it and
+    still open, or closed since; per aging bucket as of then, and how many were untouched then.
+    A denial settled (resolved, written off) but not yet closed after ``end`` is not counted:
+    the store keeps when a denial closed, not when it settled."""
+    at = midnight(end)
+    bucket = case(*((d.received_at < midnight(end - timedelta(days=start - 1)), name)
+                    for start, name in reversed(BUCKETS) if start), else_=BUCKETS[0][1]).label("bucket")  # fmt: skip
+    untouched = or_(d.first_touch_at.is_(None), d.first_touch_at >= at).label("untouched")
+    rows = conn.execute(
+        select(bucket, untouched, func.count(), func.sum(d.denied_cents))
+        .where(d.received_at < at, or_(OPEN_WORK, d.closed_at >= at), *filters.where())
+        .group_by(bucket, untouched)
+    ).all()
+    aging = {name: [0, 0] for _, name in BUCKETS}
+    never_touched = 0
+    for name, was_untouched, n, cents in rows:
+        aging[name][0] += n
+        aging[name][1] += cents
+        never_touched += n if was_untouched else 0
+    return {
+        "aging": [{"bucket": name, "count": aging[name][0], "dollars": dollars(aging[name][1])} for _, name in BUCKETS],
+        "never_touched": never_touched,
+    }
+
+
 # -- denials received in the range ----------------------------------------------------
 
 #: What "new denials" can be split by; a reason is the primary group and CARC ("CO-197").

@@ -276,12 +276,13 @@ def weekly_report(conn: Connection, week_start: date, weeks: int = 4, filters: F
     buckets at the week's end; appeal overturn rate; write-offs by reason; share
     preventable; open denials never touched."""
     filters = filters or Filters()
+    week_start -= timedelta(days=week_start.weekday())  # weeks start on Monday, whatever day is given
     week = kpis.Scope(week_start, week_start + timedelta(days=7), filters)
     new = kpis.received(conn, week, "payer", "category", "owner", "site", "reason")
     before = kpis.received(conn, kpis.Scope(week_start - timedelta(days=7), week_start, filters), "reason")
     history = kpis.received(conn, kpis.Scope(week_start - timedelta(days=7 * weeks), week.end, filters))
     done, answers = kpis.closed(conn, week), kpis.payer_answers(conn, week)
-    now_open = kpis.open_work(conn, filters, week.end, EscalationRules())
+    then_open = kpis.open_at(conn, filters, week.end)
     return {
         "week": week_start.isoformat(),
         "new": {"by_payer": new.by("payer"), "by_category": new.by("category"), "by_owner": new.by("owner"),
@@ -291,12 +292,11 @@ def weekly_report(conn: Connection, week_start: date, weeks: int = 4, filters: F
         "days_to_first_touch": new.days_to_first_touch(),
         "days_to_close": done["days_to_close"],
         "touches_per_resolution": done["touches_per_resolution"],
-        "aging": now_open["aging"],
+        "aging": then_open["aging"],
         "appeal_overturn_rate": answers["appeal_overturn_rate"],
-        "write_offs_by_reason": [{"reason": w["reason"], "dollars": w["dollars"]}
-                                 for w in answers["write_offs_by_reason"]],
+        "write_offs_by_reason": answers["write_offs_by_reason"],
         "share_preventable": done["share_preventable"],
-        "never_touched": now_open["totals"]["never_touched"],
+        "never_touched": then_open["never_touched"],
     }  # fmt: skip
 
 

@@ -1,25 +1,42 @@
-"""The weekly report (`denialflow report weekly`) rendered as Markdown, CSV or JSON."""
+"""The weekly report (`denialflow report weekly`) rendered as Markdown, CSV or JSON.
+
+Every section is always there, in the same order: an empty one says "none" (in CSV, a row
+with key "none"), so a reader can tell "nothing happened" from "the section is missing".
+Money is shown as dollars with separators in Markdown and as plain decimals in CSV.
+"""
 
 import csv
 import io
 import json
 from typing import Any
 
+NONE = "none"
+#: The measures' labels, and whether each is a rate to show as a percentage.
+MEASURES = {"days_to_first_touch": False, "days_to_close": False, "touches_per_resolution": False,
+            "appeal_overturn_rate": True, "share_preventable": True, "never_touched": False}  # fmt: skip
 
-def _rows(report: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
-    """Every figure as (section, key, count, value): one flat shape for CSV and Markdown."""
-    rows: list[tuple[str, str, Any, Any]] = []
-    for name, items in report["new"].items():
-        rows += [(f"new {name.removeprefix('by_')}", i["key"], i["count"], i["dollars"]) for i in items]
-    rows += [("trend", t["week"], t["count"], t["dollars"]) for t in report["trend"]]
+
+def _sections(report: dict[str, Any]) -> list[tuple[str, list[tuple[Any, Any, Any]]]]:
+    """Every section as (title, [(key, count, dollars)]); a measure's value sits in ``count``."""
+    out = [(f"new {name.removeprefix('by_')}", [(i["key"], i["count"], i["dollars"]) for i in items])
+           for name, items in report["new"].items()]  # fmt: skip
+    out.append(("trend", [(t["week"], t["count"], t["dollars"]) for t in report["trend"]]))
     for when, items in report["top_reasons"].items():
-        rows += [(f"top reasons {when.replace('_', ' ')}", r["reason"], r["count"], "") for r in items]
-    rows += [("aging", b["bucket"], b["count"], b["dollars"]) for b in report["aging"]]
-    rows += [("write-offs", w["reason"], "", w["dollars"]) for w in report["write_offs_by_reason"]]
-    for name in ("days_to_first_touch", "days_to_close", "touches_per_resolution", "appeal_overturn_rate",
-                 "share_preventable", "never_touched"):  # fmt: skip
-        rows.append(("measure", name.replace("_", " "), "", "-" if report[name] is None else report[name]))
-    return rows
+        out.append((f"top reasons {when.replace('_', ' ')}", [(r["reason"], r["count"], None) for r in items]))
+    out.append(("aging at the week's end", [(b["bucket"], b["count"], b["dollars"]) for b in report["aging"]]))
+    out.append(("write-offs", [(w["reason"], w["count"], w["dollars"]) for w in report["write_offs_by_reason"]]))
+    out.append(("measures", [(name.replace("_", " "), report[name], None) for name in MEASURES]))
+    return out
+
+
+def _money(dollars: Any) -> str:
+    return "" if dollars is None else f"${dollars:,.2f}"
+
+
+def _measure(name: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1%}" if MEASURES[name.replace(" ", "_")] else str(value)
 
 
 def render(report: dict[str, Any], fmt: str) -> str:
@@ -28,14 +45,18 @@ def render(report: dict[str, Any], fmt: str) -> str:
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["section", "key", "count", "value"])
-        writer.writerows(_rows(report))
+        writer.writerow(["section", "key", "count", "dollars"])
+        for title, rows in _sections(report):
+            writer.writerows([(title, k, "" if c is None else c, "" if v is None else f"{v:.2f}") for k, c, v in rows]
+                             or [(title, NONE, "", "")])  # fmt: skip
         return out.getvalue()
-    lines = [f"# Denials: week of {report['week']}", ""]
-    section = None
-    for name, key, count, value in _rows(report):
-        if name != section:
-            lines += ["", f"## {name}", "", "| | count | value |", "|---|---|---|"]
-            section = name
-        lines.append(f"| {key} | {count} | {value} |")
-    return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"
+    lines = [f"# Denials: week of {report['week']} (Monday)"]
+    for title, rows in _sections(report):
+        lines += ["", f"## {title}", ""]
+        if not rows:
+            lines.append(NONE)
+        elif title == "measures":
+            lines += ["| measure | value |", "|---|---|", *(f"| {k} | {_measure(k, c)} |" for k, c, _ in rows)]
+        else:
+            lines += ["| | count | dollars |", "|---|---:|---:|", *(f"| {k} | {c} | {_money(v)} |" for k, c, v in rows)]
+    return "\n".join(lines) + "\n"

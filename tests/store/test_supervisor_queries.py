@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from engine import queries, store
 from engine.kpis import Filters
 from engine.render import denial_json, denial_text
+from engine.report import render
 from tests.factories import LEAD, event_doc, received_doc, received_id
 from tests.store.batches import commit, inbound
 from workflows.escalation import EscalationRules
@@ -78,10 +79,13 @@ def test_the_weekly_report_against_a_week_worked_out_by_hand(engine: Engine) -> 
                   "appeal_reference": "APL-2", "decision": "overturned"}}, 3),
               event_doc("denial.written_off", i4, LEAD, {"adjustment_type": "administrative", "amount": "400.00",
                                                          "reason": "upheld on appeal"}, 3)]  # fmt: skip
+    # after the week: a receipt the week's aging and untouched count must not see
+    events.append({**received_doc(35, adjustments=[("CO", "4", "75.00")]), "occurred_at": "2026-10-09T09:00:00+00:00"})
     result, _ = commit(engine, inbound(events))
     assert result.rejected == 0
     with engine.connect() as conn:
         report = queries.weekly_report(conn, date(2026, 9, 28), weeks=2)
+        assert queries.weekly_report(conn, date(2026, 10, 1), weeks=2) == report  # Thursday: the same week
     assert report["new"]["by_payer"] == [{"key": "AETNA", "count": 3, "dollars": 550.0},
                                          {"key": "UHC", "count": 1, "dollars": 300.0}]  # fmt: skip
     assert [t["count"] for t in report["trend"]] == [0, 0, 4]
@@ -90,10 +94,14 @@ def test_the_weekly_report_against_a_week_worked_out_by_hand(engine: Engine) -> 
     assert report["days_to_first_touch"] == 1.0  # d1, d2, d4 each touched a day after receipt
     assert (report["days_to_close"], report["touches_per_resolution"]) == (3.0, 1.0)  # d2 only
     assert report["appeal_overturn_rate"] == 0.5  # d2 overturned, d4 upheld
-    assert report["write_offs_by_reason"] == [{"reason": "administrative", "dollars": 400.0}]
+    assert report["write_offs_by_reason"] == [{"reason": "administrative", "count": 1, "dollars": 400.0}]
     assert report["share_preventable"] == 1.0
-    assert report["never_touched"] == 1  # d3
-    assert report["aging"][0] == {"bucket": "0-30", "count": 2, "dollars": 150.0}  # d1 and d3 still open
+    assert report["never_touched"] == 1  # d3, at the week's end
+    assert report["aging"][0] == {"bucket": "0-30", "count": 2, "dollars": 150.0}  # d1 and d3 open at the week's end
+    text = render(report, "md")
+    assert "| AETNA | 3 | $550.00 |" in text and "| administrative | 1 | $400.00 |" in text
+    assert "## top reasons last week\n\nnone\n" in text and "| appeal overturn rate | 50.0% |" in text
+    assert "top reasons last week,none,," in render(report, "csv")
 
 
 def test_an_escalated_denial_still_shows_its_passed_deadline_first(engine: Engine) -> None:
