@@ -208,9 +208,10 @@ def _denial_and_history(database_url: str | None, denial_id: str) -> tuple[Any, 
     engine = make_engine(settings(database_url).database_url)
     with engine.connect() as conn:
         try:
-            return store.get_denial(conn, denial_id), store.history(conn, denial_id)
-        except NotFound:
-            typer.echo(f"no denial {denial_id}", err=True)
+            denial = store.get_denial(conn, denial_id)
+            return denial, store.history(conn, denial.id)
+        except NotFound as exc:
+            typer.echo(f"no denial {exc}", err=True)
             raise typer.Exit(1) from None
 
 

@@ -213,11 +213,29 @@ def delete_outbox(conn: Connection, ids: Sequence[int]) -> None:
         conn.execute(delete(OUTBOX).where(OUTBOX.c.id.in_(list(ids))))
 
 
+#: The shortest id prefix accepted for a denial (the dashboard shows 12 characters).
+MIN_PREFIX = 6
+_ID_CHARS = frozenset("0123456789abcdef")
+
+
+def resolve_denial_id(conn: Connection, given: str) -> str:
+    """The full id of the denial ``given`` names: the id itself, or a unique prefix of at least
+    ``MIN_PREFIX`` characters, like git's short hashes. `NotFound` says which it was."""
+    if conn.scalar(select(DENIALS.c.id).where(DENIALS.c.id == given)) is not None:
+        return given
+    if len(given) < MIN_PREFIX or not set(given.lower()) <= _ID_CHARS:
+        raise NotFound(given)
+    ids = DENIALS.c.id  # only hex digits reach LIKE, so nothing in the prefix is a wildcard
+    matches = conn.scalars(select(ids).where(ids.like(given.lower() + "%")).order_by(ids).limit(2)).all()
+    if len(matches) == 1:
+        return matches[0]
+    raise NotFound(f"{given} (a prefix of several denials: {', '.join(matches)}, ...)" if matches else given)
+
+
 def get_denial(conn: Connection, denial_id: str) -> SimpleNamespace:
-    found = load_denials(conn, [denial_id])
-    if denial_id not in found:
-        raise NotFound(denial_id)
-    return found[denial_id]
+    """The denial with this id or unique id prefix."""
+    full = resolve_denial_id(conn, denial_id)
+    return load_denials(conn, [full])[full]
 
 
 def history(conn: Connection, denial_id: str) -> list[dict[str, Any]]:

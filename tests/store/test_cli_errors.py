@@ -58,3 +58,14 @@ def test_unknown_team_or_payer_is_said_to_be_unknown(engine: Engine, db_url: str
     assert payer.exit_code == 1 and "unknown payer 'NOSUCH'" in payer.output
     known = CLI.invoke(app, ["queue", "billing", "--database-url", db_url], env={"COLUMNS": "200"})
     assert known.exit_code == 0 and "billing:" in known.output
+
+
+def test_a_unique_id_prefix_names_a_denial_like_a_short_hash(engine: Engine, db_url: str) -> None:
+    ids = _seed(engine)
+    full = sorted(ids.values())[0]
+    shown = CLI.invoke(app, ["show", full[:12], "--json", "--database-url", db_url])
+    assert shown.exit_code == 0 and f'"id": "{full}"' in shown.output
+    replayed = CLI.invoke(app, ["audit", "replay", full[:8], "--database-url", db_url])
+    assert replayed.exit_code == 0 and "replay reaches the stored state" in replayed.output
+    assert CLI.invoke(app, ["show", full[:5], "--database-url", db_url]).exit_code == 1  # too short to be a prefix
+    assert "no denial 0000000000" in CLI.invoke(app, ["show", "0000000000", "--database-url", db_url]).output
