@@ -99,7 +99,7 @@ def timers(
 def simulate(
     days: Annotated[int, typer.Option(min=1, max=3650, help="days to move the clock forward, one at a time")] = 30,
     start: Annotated[
-        date | None, typer.Option(parser=parse_day, help="first day (YYYY-MM-DD); default: the oldest open receipt")
+        date | None, typer.Option(parser=parse_day, help="first day (YYYY-MM-DD); default: the latest event's day")
     ] = None,
     database_url: DbOpt = None,
 ) -> None:

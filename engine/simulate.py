@@ -1,13 +1,16 @@
 """`denialflow simulate --days N`: watch denials age, day by day, on the embedded defaults.
 
 Against the store the demo (`denialflow run`) filled, on a bundled broker: a manual
-clock starts on the day of the store's latest event (or `--start`) and moves one day
-at a time; each day the timer service fires what fell due and the worker applies
-it, exactly as in production, and the day's escalations and flags are printed.
+clock walks the days from `--start` (default: the day of the store's latest event); at
+the end of each day the timer service fires what fell due that day and the worker
+applies it, exactly as in production, and the day's escalations and flags are printed,
+with the timers that no longer applied (moved, cancelled, or their denial settled).
+The audit entries it writes are dated by that clock: days after today's date are said
+to be in the future before anything is written.
 """
 
 from collections import Counter
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
@@ -20,6 +23,7 @@ from engine.db import make_engine, upgrade
 from engine.kafka import ensure_topics
 from engine.timers import build_timer_service
 from engine.worker import Committed
+from workflows.escalation import FLAGGING
 
 
 def _first_day(database_url: str) -> date:
@@ -33,7 +37,10 @@ def _first_day(database_url: str) -> date:
 
 def simulate(settings: Settings, days: int, start: date | None = None) -> int:
     upgrade(settings.database_url)
-    clock = ManualClock(datetime.combine(start or _first_day(settings.database_url), time(), UTC))
+    first = start or _first_day(settings.database_url)
+    last = first + timedelta(days=days - 1)
+    clock = ManualClock(datetime.combine(first, time(), UTC))
+    real_today = datetime.now(UTC).date()
     with BundledBroker() as broker:
         s = settings.model_copy(update={"bootstrap_servers": broker.bootstrap, "max_poll_interval_ms": 3000,
                                         "session_timeout_ms": 3000, "heartbeat_interval_ms": 500})  # fmt: skip
@@ -48,22 +55,39 @@ def simulate(settings: Settings, days: int, start: date | None = None) -> int:
             today.update(c.result.fired_rules())
 
         worker = build_worker(s, clock=clock, on_commit=count)
-        print(f"simulating {days} day(s) from {clock().date()} (bundled broker {broker.bootstrap})")
+        print(f"simulating {days} day(s) from {first} to {last} (bundled broker {broker.bootstrap})")
+        if last > real_today:
+            print(f"note: days after today ({real_today}) write audit entries dated in the future into "
+                  f"{settings.database_url}; simulate a copy of the store to keep it as it is")  # fmt: skip
+        not_applied = 0
         try:
-            for _ in range(days):
-                clock.advance(days=1)
+            for n in range(days):
+                day = first + timedelta(days=n)
+                clock.now = datetime.combine(day + timedelta(days=1), time(), UTC)  # the end of the day
                 today.clear()
                 fired = timers.tick()
                 expected = committed[0] + fired
                 worker.run(until=lambda n=expected: committed[0] >= n, close=False)
                 total.update(today)
-                summary = ", ".join(f"{rule} {n}" for rule, n in sorted(today.items())) or "nothing due"
-                print(f"  {clock().date()}: {fired} timer(s) fired -> {summary}")
+                not_applied += fired - sum(today.values())
+                print(f"  {day}: {fired} timer(s) fired -> {_summary(today, fired)}")
         finally:
             worker.consumer.close(autocommit=False)
             worker.engine.dispose()
             timers.producer.close()
             timers.engine.dispose()
-    print("escalated: " + (", ".join(f"{rule} {n}" for rule, n in sorted(total.items())) or "none"))
+    escalated = {rule: n for rule, n in total.items() if rule not in FLAGGING}
+    flagged = {rule: n for rule, n in total.items() if rule in FLAGGING}
+    print("escalated: " + (", ".join(f"{rule} {n}" for rule, n in sorted(escalated.items())) or "none"))
+    print("flagged: " + (", ".join(f"{rule} {n}" for rule, n in sorted(flagged.items())) or "none"))
+    print(f"timers that no longer applied (moved, cancelled or their denial settled): {not_applied}")
     print("see the queue: denialflow escalations")
     return 0
+
+
+def _summary(applied: Counter[str], fired: int) -> str:
+    """One day's line: what each rule did (flags named as flags), and what no longer applied."""
+    parts = [f"{rule} {n}" + (" (flag)" if rule in FLAGGING else "") for rule, n in sorted(applied.items())]
+    if stale := fired - sum(applied.values()):
+        parts.append(f"{stale} no longer applied")
+    return ", ".join(parts) or "nothing due"

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 NOW = "2026-10-01T09:00:00+00:00"  # the engine's clock: a month after the demo feed starts
@@ -43,10 +44,15 @@ def test_simulate_moves_the_clock_and_the_escalation_queue_shows_why(tmp_path: P
     sim = subprocess.run([*cli, "simulate", "--days", "75", "--start", "2026-10-01", "--database-url",
                           f"sqlite:///{db}"], capture_output=True, text=True, timeout=240)  # fmt: skip
     assert sim.returncode == 0, sim.stderr[-3000:]
-    assert "simulating 75 day(s) from 2026-10-01" in sim.stdout
+    assert "simulating 75 day(s) from 2026-10-01 to 2026-12-14" in sim.stdout
     days = [line for line in sim.stdout.splitlines() if line.startswith("  2026-") or line.startswith("  2027-")]
-    assert len(days) == 75
-    assert any("leadership" in line for line in days)  # 91 days after the September receipts
+    assert len(days) == 75 and days[0].startswith("  2026-10-01:") and days[-1].startswith("  2026-12-14:")
+    assert any("leadership" in line and "(flag)" in line for line in days)  # 91 days after the September receipts
+    summary = dict(line.split(": ", 1) for line in sim.stdout.splitlines() if line.startswith(("escalated", "flagged")))
+    assert "leadership" in summary["flagged"] and "leadership" not in summary["escalated"]
+    assert "timers that no longer applied" in sim.stdout
+    if date.today() < date(2026, 12, 14):
+        assert "write audit entries dated in the future" in sim.stdout
     queue = subprocess.run([*cli, "escalations", "--json", "--now", "2026-12-15T00:00:00+00:00", "--database-url",
                             f"sqlite:///{db}"], capture_output=True, text=True, timeout=60)  # fmt: skip
     items = json.loads(queue.stdout)
