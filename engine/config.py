@@ -9,12 +9,16 @@ from typing import Literal, Self
 
 from pydantic import AwareDatetime, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DENIALFLOW_", extra="ignore")
 
     database_url: str = Field("sqlite:///denialflow.db", description="SQLAlchemy URL; SQLite file or PostgreSQL")
+    database_password_file: Path | None = Field(
+        None, description="a file holding the database password (a Docker secret), so the URL need not carry it"
+    )
     bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
     runtime_file: Path = Field(
         Path("denialflow.runtime.json"), description="where a running `denialflow run` says where it listens"
@@ -45,6 +49,19 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
+
+    @model_validator(mode="after")
+    def _password_from_file(self) -> Self:
+        """The password joins the URL in memory only; the environment and compose file never hold it."""
+        if self.database_password_file is not None:
+            try:
+                password = self.database_password_file.read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"cannot read DENIALFLOW_DATABASE_PASSWORD_FILE: {exc.strerror}") from None
+            url = make_url(self.database_url).set(password=password)
+            self.database_url = url.render_as_string(hide_password=False)
+            self.database_password_file = None  # applied once, even when the settings are copied
+        return self
 
     @model_validator(mode="after")
     def _kafka_timeouts_fit(self) -> Self:
