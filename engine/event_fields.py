@@ -5,12 +5,13 @@ DOMAIN.md: input from the world is messy and money and dates are bounded, whatev
 role; these types are where the schema says so once.
 """
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 import orjson
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 #: Free text: no NUL or other control characters (tab and line breaks are text), whatever the role.
@@ -26,7 +27,26 @@ Ident = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=P
 #: The sane window for every date an event carries (DOMAIN: money and dates are bounded):
 #: later arithmetic (deadlines, timers, aging) never overflows, and a typo'd century is refused.
 EARLIEST, LATEST = date(1900, 1, 1), date(2100, 12, 31)
-Day = Annotated[date, Field(ge=EARLIEST, le=LATEST)]
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _day_form(value: Any) -> Any:
+    """A date is written YYYY-MM-DD: not a number, not a moment with a time of day."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _DAY.fullmatch(value):
+        return value
+    raise PydanticCustomError("date_form", "a date written YYYY-MM-DD")
+
+
+def _moment_form(value: Any) -> Any:
+    """A moment is an ISO 8601 string with its offset: a number is not a moment."""
+    if isinstance(value, datetime | str):
+        return value
+    raise PydanticCustomError("moment_form", "a moment written in ISO 8601 with its UTC offset")
+
+
+Day = Annotated[date, BeforeValidator(_day_form), Field(ge=EARLIEST, le=LATEST)]
 
 
 def _in_window(moment: datetime) -> datetime:
@@ -36,7 +56,7 @@ def _in_window(moment: datetime) -> datetime:
     return moment
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(_in_window)]
+Moment = Annotated[AwareDatetime, BeforeValidator(_moment_form), AfterValidator(_in_window)]
 
 #: A rule's figures (escalation and timer detail): small and shallow, since they travel on the
 #: change feed and in the audit log with every step.
@@ -60,4 +80,19 @@ def _small(detail: dict[str, Any]) -> dict[str, Any]:
 
 Detail = Annotated[dict[str, Any], AfterValidator(_small)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z0-9]{1,5}$")]
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+_AMOUNT = re.compile(r"-?\d{1,12}(\.\d{1,2})?")
+
+
+def _amount_form(value: Any) -> Any:
+    """An amount is a decimal string ("1234.50") or a whole number: not a float (binary
+    fractions are not cents), not "1_000", "4e2" or " 12 "."""
+    exact = isinstance(value, int | Decimal) and not isinstance(value, bool)
+    if exact or (isinstance(value, str) and _AMOUNT.fullmatch(value)):
+        return value
+    raise PydanticCustomError("amount_form", 'an amount written as a decimal string such as "1234.50"')
+
+
+#: Money on an event: cents at most, 14 digits, never negative.
+Money = Annotated[Decimal, BeforeValidator(_amount_form), Field(ge=0, max_digits=14, decimal_places=2)]
+#: An adjustment or reversal amount, which a payer may send negative.
+SignedMoney = Annotated[Decimal, BeforeValidator(_amount_form), Field(max_digits=14, decimal_places=2)]

@@ -23,7 +23,7 @@ from pydantic_core import PydanticCustomError
 
 from engine.claim_identity import denial_id_for, legacy_denial_id_for, receipt_denial_id
 from engine.errors import Rejected
-from engine.event_fields import PRINTABLE, Code, Day, Detail, Ident, Moment, Money, Text
+from engine.event_fields import PRINTABLE, Code, Day, Detail, Ident, Moment, Money, SignedMoney, Text
 
 SCHEMA_VERSION = 1
 
@@ -59,7 +59,7 @@ class _Strict(BaseModel):
 class Adjustment(_Strict):
     group: Literal["CO", "PR", "OA", "PI", "CR"]
     reason: Code
-    amount: Decimal = Field(max_digits=14, decimal_places=2)
+    amount: SignedMoney
     quantity: Decimal | None = None
 
 
@@ -144,7 +144,7 @@ class ReversedData(_Strict):
     line_keys: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
         [], description="the reversed claim lines' identities (`claim_line_key`), claim level first"
     )
-    reversed_amount: Decimal = Field(max_digits=14, decimal_places=2)
+    reversed_amount: SignedMoney
     payment_trace: Text | None = None
     remit_date: Day
 

@@ -1,0 +1,56 @@
+"""The schema's field forms are strict where laxness would change meaning: an amount is a
+decimal string or a whole number (a float's binary fraction is not cents; "1_000" and "4e2"
+are not what a person wrote), a date is YYYY-MM-DD, a moment is ISO 8601 with its offset
+(a number is neither). Each refusal names the field."""
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from engine.errors import Rejected
+from engine.events import decode
+from tests.factories import received_doc
+
+
+def _with(path: tuple[str, ...], value: Any) -> bytes:
+    doc = copy.deepcopy(received_doc())
+    target = doc
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("data", "billed_amount"), "1_000"),
+        (("data", "billed_amount"), "4e2"),
+        (("data", "billed_amount"), 400.5),
+        (("data", "billed_amount"), " 400.00"),
+        (("data", "billed_amount"), "400.001"),
+        (("data", "billed_amount"), True),
+        (("data", "paid_amount"), "NaN"),
+        (("data", "date_of_service"), 20260910),
+        (("data", "date_of_service"), "20260910"),
+        (("data", "date_of_service"), "2026-09-10T00:00:00"),
+        (("data", "remit_date"), "2100-12-32"),
+        (("occurred_at",), 1_700_000_000),
+        (("occurred_at",), "2026-10-01T09:00:00"),
+    ],
+)
+def test_a_lax_form_is_refused_naming_the_field(path: tuple[str, ...], value: Any) -> None:
+    with pytest.raises(Rejected) as err:
+        decode(_with(path, value))
+    assert err.value.field == ".".join(path)
+
+
+PLAIN = [(("data", "billed_amount"), "400"), (("data", "billed_amount"), 400), (("data", "billed_amount"), "0.5"),
+         (("data", "date_of_service"), "2026-09-10")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "value"), PLAIN)
+def test_the_plain_forms_are_accepted(path: tuple[str, ...], value: Any) -> None:
+    assert decode(_with(path, value)).data.billed_amount >= 0
