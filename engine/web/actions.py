@@ -2,15 +2,21 @@
 the trigger it fires, who may send it and the form fields that make up its ``data``.
 
 A submitted form becomes an event document exactly like any producer's; the event
-schema and the engine's guards decide, the page only shows their answer.
+schema and the engine's guards decide. The page offers only what those guards would accept
+from this caller in this state (`available` asks them), so a button never leads to a refusal
+the page could have foreseen.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, get_args
 
-from engine.events import RootCauseCategory, WrittenOffData
+from engine.errors import Rejected
+from engine.events import Role, RootCauseCategory, WrittenOffData
 from workflows.denial import MACHINE
+from workflows.guards import check_actor, check_deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +33,6 @@ class Action:
     event_type: str
     triggers: tuple[str, ...]
     label: str
-    lead_only: bool
     fields: tuple[Field, ...]
 
     @property
@@ -36,31 +41,32 @@ class Action:
 
 
 _OVERRIDE = Field("override_reason", "Override reason (lead, past a payer deadline)")
+_OVERRIDE_NEEDED = Field("override_reason", "Override reason: the payer's deadline has passed", required=True)
 _CAUSES = tuple(c.value for c in RootCauseCategory)
 _WRITE_OFF_TYPES = get_args(WrittenOffData.model_fields["adjustment_type"].annotation)
 
 ACTIONS: tuple[Action, ...] = (
-    Action("denial.assigned", ("assign",), "Assign", True,
+    Action("denial.assigned", ("assign",), "Assign",
            (Field("owner", "Owner", required=True), Field("next_action_date", "Next action", "date"))),
-    Action("denial.touched", ("touch",), "Record a touch", False,
+    Action("denial.touched", ("touch",), "Record a touch",
            (Field("note", "Note", "textarea", required=True), Field("action", "What was done"),
             Field("next_action_date", "Next action", "date", required=True), _OVERRIDE)),
-    Action("denial.appealed", ("appeal",), "Appeal filed", False,
+    Action("denial.appealed", ("appeal",), "Appeal filed",
            (Field("appeal_reference", "Appeal reference", required=True),
             Field("level", "Level", "select", ("1", "2", "3")), _OVERRIDE)),
-    Action("denial.resubmitted", ("resubmit",), "Resubmitted", False,
+    Action("denial.resubmitted", ("resubmit",), "Resubmitted",
            (Field("claim_reference", "Corrected claim reference", required=True), _OVERRIDE)),
-    Action("denial.payer_responded", ("resolve", "uphold"), "Payer answered", False,
+    Action("denial.payer_responded", ("resolve", "uphold"), "Payer answered",
            (Field("outcome", "Outcome", "select", ("paid", "overturned", "upheld"), required=True),
             Field("paid_amount", "Paid amount"), Field("payment_trace", "Payment trace (EFT/check)"),
             Field("icn", "Payer ICN"), Field("decision_reference", "Decision reference"))),
-    Action("denial.written_off", ("write_off",), "Approve write-off", True,
+    Action("denial.written_off", ("write_off",), "Approve write-off",
            (Field("adjustment_type", "Adjustment type", "select", _WRITE_OFF_TYPES, required=True),
             Field("amount", "Amount", required=True), Field("reason", "Reason", "textarea", required=True))),
-    Action("denial.reassigned", ("reassign",), "Reassign", True,
+    Action("denial.reassigned", ("reassign",), "Reassign",
            (Field("owner", "New owner", required=True), Field("reason", "Reason", required=True),
             Field("next_action_date", "Next action", "date"))),
-    Action("denial.closed", ("close",), "Close with root cause", False,
+    Action("denial.closed", ("close",), "Close with root cause",
            (Field("root_cause.category", "Root cause", "select", _CAUSES, required=True),
             Field("root_cause.handoff", "Hand-off that failed", required=True),
             Field("root_cause.preventable", "Preventable", "checkbox"),
@@ -70,20 +76,56 @@ ACTIONS: tuple[Action, ...] = (
             Field("evidence.appeal_reference", "Evidence: appeal reference"),
             Field("evidence.decision", "Evidence: decision"), Field("evidence.approver", "Evidence: approver"),
             Field("evidence.reason", "Evidence: reason"))),
-    Action("denial.reopened", ("reopen",), "Reopen", True, (Field("reason", "Reason", required=True),)),
+    Action("denial.reopened", ("reopen",), "Reopen", (Field("reason", "Reason", required=True),)),
 )  # fmt: skip
 BY_SLUG = {a.slug: a for a in ACTIONS}
-#: Auditors read; they never act (the API refuses them too).
-ACTING_ROLES = ("staff", "lead", "admin")
 
 
-def available(state: str, role: str) -> list[Action]:
-    """The actions the workflow allows from ``state`` that ``role`` may send."""
-    if role not in ACTING_ROLES:
-        return []
-    legal = set(MACHINE.get_triggers(state))
-    may_lead = role in ("lead", "admin")
-    return [a for a in ACTIONS if legal & set(a.triggers) and (may_lead or not a.lead_only)]
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """An action this caller may take now, with the form fields to ask for: the override
+    reason only of a lead, and required when only an override lets it past a passed deadline."""
+
+    action: Action
+    fields: tuple[Field, ...]
+    override: bool = False
+
+    @classmethod
+    def of(cls, action: Action, role: Role, override: bool = False) -> "Offer":
+        reason = (_OVERRIDE_NEEDED,) if override else (_OVERRIDE,) if role == Role.LEAD else ()
+        fields = tuple(f for f in action.fields if f is not _OVERRIDE)
+        return cls(action, fields + reason if _OVERRIDE in action.fields else fields, override)
+
+
+def _probe(action: Action, who: Any, now: datetime) -> SimpleNamespace:
+    """The event the guards would see if ``who`` sent ``action`` now with no override."""
+    data = SimpleNamespace(action=None, override_reason=None)
+    return SimpleNamespace(type=action.event_type, role=who.role, actor=who.name, occurred_at=now, data=data)
+
+
+def available(denial: Any, who: Any, now: datetime) -> list[Offer]:
+    """The actions the workflow allows from the denial's state that the engine's guards accept
+    from ``who``: auditors and admins none, staff what their ownership allows, past a
+    payer deadline only a lead (with an override reason)."""
+    legal = set(MACHINE.get_triggers(denial.state))
+    offers = []
+    for action in ACTIONS:
+        if not legal & set(action.triggers):
+            continue
+        probe = _probe(action, who, now)
+        try:
+            check_actor(probe, denial)
+        except Rejected:
+            continue
+        try:
+            check_deadline(probe, denial)
+        except Rejected:
+            if who.role != Role.LEAD:
+                continue
+            offers.append(Offer.of(action, who.role, override=True))
+            continue
+        offers.append(Offer.of(action, who.role))
+    return offers
 
 
 def form_data(action: Action, form: Mapping[str, Any]) -> dict[str, Any]:

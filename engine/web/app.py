@@ -4,30 +4,36 @@ Reads go to the store through `engine.queries` (the same code as the CLI). Actio
 (assign, touch, appeal, ...) are published to `denials.events` like any producer's
 events: the API never writes denial state; the caller polls `/api/events/{id}` for
 the engine's outcome.
+
+Every response carries the security headers (engine/web/headers.py); every state change from
+a browser must come from this site (engine/web/origin.py); every query parameter is bounded
+(engine/web/bounds.py) and refused with a 422 naming it.
 """
 
-from datetime import date, timedelta
-from typing import Annotated, Any
+from datetime import date
+from typing import Any
 from urllib.parse import quote
 
 import structlog
-from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import queries, store
-from engine.audit import touched_between, verify
 from engine.clock import Clock, clock_from
 from engine.config import Settings
 from engine.db import make_engine
 from engine.errors import Rejected
-from engine.kpis import Filters, midnight
+from engine.health import LagReader, consumer_groups, report
+from engine.kpis import Filters
 from engine.netcheck import broker_admin
 from engine.render import denial_json
-from engine.replay import replay
+from engine.web.audit_view import check_log
+from engine.web.bounds import Limit, OptionalDay, OptionalText, PathText, Weeks, refuse
 from engine.web.common import (
     SEES_PHI,
     Actor,
@@ -40,9 +46,12 @@ from engine.web.common import (
     stored,
     today,
 )
+from engine.web.docs import router as docs_router
+from engine.web.headers import SecurityHeaders
 from engine.web.ingests import router as ingests_router
 from engine.web.metrics import exposition
-from engine.web.pages import router, scope_from_query, templates
+from engine.web.origin import same_origin
+from engine.web.pages import QueryScope, router, templates, verify_range
 from workflows.escalation import EscalationRules
 from workflows.payers import PayerPolicies
 
@@ -56,17 +65,32 @@ class Action(BaseModel):
     data: dict[str, Any] = {}
 
 
+def _for_api(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/metrics", "/openapi.json"))
+
+
 async def _refused(request: Request, exc: StarletteHTTPException) -> Response:
-    """API clients get JSON; a browser on a page is sent to log in (401) or shown why (403)."""
-    if request.url.path.startswith(("/api/", "/metrics")) or exc.status_code not in (401, 403):
+    """API clients get JSON; a browser on a page is sent to log in (401) or shown why (403, 422)."""
+    if _for_api(request) or exc.status_code not in (401, 403, 422):
         return await http_exception_handler(request, exc)
     if exc.status_code == 401:
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-    return templates.TemplateResponse(request, "refused.html", {"detail": exc.detail}, status_code=403)
+    return templates.TemplateResponse(request, "refused.html", {"detail": exc.detail}, status_code=exc.status_code)
+
+
+async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+    """A refused parameter: FastAPI's JSON (``loc`` names it, ``msg`` the rule) for API clients,
+    the same words on a page for a browser."""
+    if _for_api(request):
+        return await request_validation_exception_handler(request, exc)
+    detail = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors())
+    return templates.TemplateResponse(request, "refused.html", {"detail": detail}, status_code=422)
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
-    app = FastAPI(title="denialflow", version="1", summary="Denial management: queues, escalations, audit.")
+    app = FastAPI(title="denialflow", version="1", summary="Denial management: queues, escalations, audit.",
+                  docs_url=None, redoc_url=None, openapi_url=None, dependencies=[Depends(same_origin)])  # fmt: skip
+    app.add_middleware(SecurityHeaders)
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
     app.state.clock = clock or clock_from(settings.now)
@@ -74,32 +98,44 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.state.producer = None
     app.state.admin = None
     app.add_exception_handler(StarletteHTTPException, _refused)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.include_router(router)
     app.include_router(ingests_router)
+    app.include_router(docs_router)
+
+    app.state.lag = LagReader(settings.bootstrap_servers)
 
     @app.get("/healthz")
-    def healthz(request: Request) -> dict[str, str]:
-        """Liveness and database reachability, for the container's health check (no token)."""
-        with request.app.state.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return {"status": "ok"}
+    def healthz(request: Request) -> JSONResponse:
+        """Each engine process alive or not, consumer lag, the outbox's backlog, parked messages
+        (`engine.health`): 200 when every expected process is alive, 503 when one is not or the
+        database does not answer. No token (the container's health check), no PHI, no secrets."""
+        state = request.app.state
+        lag = state.lag.read(consumer_groups(state.settings))
+        try:
+            with state.engine.connect() as conn:
+                health = report(conn, state.settings, state.clock(), lag)
+        except SQLAlchemyError as exc:
+            log.warning("healthz.database_unreachable", error=type(exc).__name__)
+            return JSONResponse({"status": "unhealthy", "problems": ["the database does not answer"]}, 503)
+        return JSONResponse(health.as_dict(), 200 if health.ok else 503)
 
     @app.get("/api/denials/{denial_id}")
-    def get_denial(denial_id: str, request: Request, who: Reader) -> dict[str, Any]:
+    def get_denial(denial_id: PathText, request: Request, who: Reader) -> dict[str, Any]:
         """One denial with its history; the patient masked for auditors and admins."""
         with request.app.state.engine.connect() as conn:
             denial = stored(conn, denial_id)
-            return denial_json(denial, store.history(conn, denial_id), today(request), phi=who.role in SEES_PHI)
+            return denial_json(denial, store.history(conn, denial.id), today(request), phi=who.role in SEES_PHI)
 
     @app.get("/api/dashboard")
-    def get_dashboard(request: Request, _: Reader) -> dict[str, Any]:
-        """The dashboard's numbers. Query: payer, team, category, site, start, end (YYYY-MM-DD)."""
+    def get_dashboard(request: Request, _: Reader, scope: QueryScope) -> dict[str, Any]:
+        """The dashboard's numbers. Query: payer, team, category, site, start, end (YYYY-MM-DD,
+        1900-01-01..2100-12-31, at most 520 weeks apart)."""
         state = request.app.state
-        return queries.dashboard(state.engine, scope_from_query(request), today(request), state.rules)
+        return queries.dashboard(state.engine, scope, today(request), state.rules)
 
     @app.get("/api/stuck")
-    def get_stuck(request: Request, _: Reader, team: str | None = None,
-                  limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[Any]:  # fmt: skip
+    def get_stuck(request: Request, _: Reader, team: OptionalText = None, limit: Limit = 100) -> list[Any]:
         """Denials that will not move without someone acting, with why, the most dollars first
         (``limit`` of them; the dashboard's numbers give the total)."""
         with request.app.state.engine.connect() as conn:
@@ -107,13 +143,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         return [i.as_dict() for i in items]
 
     @app.get("/api/queue/{team}")
-    def get_queue(team: str, request: Request, _: Reader) -> list[Any]:
+    def get_queue(team: PathText, request: Request, _: Reader) -> list[Any]:
         """A team's open work, what to do first on top."""
         with request.app.state.engine.connect() as conn:
             return [i.as_dict() for i in queries.queue(conn, team)]
 
     @app.get("/api/triage")
-    def get_triage(request: Request, _: Reader, payer: str | None = None, limit: int = 70) -> list[Any]:
+    def get_triage(request: Request, _: Reader, payer: OptionalText = None, limit: Limit = 70) -> list[Any]:
         """Open denials ranked within each payer (near deadline, then value)."""
         near = PayerPolicies.load(request.app.state.settings.payers_file).urgent_within_days
         with request.app.state.engine.connect() as conn:
@@ -127,42 +163,43 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             return [i.as_dict() for i in queries.escalations(conn, now, request.app.state.rules.cycle_days)]
 
     @app.get("/api/reports/weekly")
-    def get_weekly(request: Request, _: Supervisor, week: date | None = None, weeks: int = 4) -> dict[str, Any]:
-        """DOMAIN.md's weekly numbers for the week starting ``week`` (a Monday; default this week)."""
+    def get_weekly(request: Request, _: Supervisor, week: OptionalDay = None, weeks: Weeks = 4) -> dict[str, Any]:
+        """DOMAIN.md's weekly numbers for the week of ``week`` (default this week), with the trend
+        over the ``weeks`` (1..520) before it."""
         now = today(request)
         start = week or date.fromordinal(now.toordinal() - now.weekday())
         with request.app.state.engine.connect() as conn:
             return queries.weekly_report(conn, start, weeks)
 
     @app.get("/api/audit/verify")
-    def get_verify(request: Request, _: Supervisor, start: date | None = None, end: date | None = None
+    def get_verify(request: Request, _: Supervisor, start: OptionalDay = None, end: OptionalDay = None
                    ) -> dict[str, Any]:  # fmt: skip
-        """Check the hash chains: every denial's, or (``start``..``end``, inclusive) the chains of
-        the denials with entries recorded in that range."""
-        denials = None
-        if start or end:
-            if not (start and end):
-                raise HTTPException(422, "give both start and end, or neither")
-            denials = touched_between(midnight(start), midnight(end + timedelta(days=1)))
-        with request.app.state.engine.connect() as conn:
-            checked, broken = verify(conn, denials)
-        return {"entries": checked, "intact": broken is None, "broken": str(broken) if broken else None}
+        """Check the hash chains: every denial's, or (``start``..``end``, inclusive, at most 520
+        weeks) the chains of the denials with entries recorded in that range."""
+        if bool(start) != bool(end):
+            raise refuse("end" if start else "start", "give both start and end, or neither", start or end)
+        result = verify_range(request.app.state.engine, start, end)
+        return {k: result[k] for k in ("entries", "intact", "broken")}
 
     @app.get("/api/denials/{denial_id}/replay")
-    def get_replay(denial_id: str, request: Request, _: Supervisor) -> dict[str, Any]:
-        """Replay one denial's log from nothing: each step, and whether it reaches the stored state."""
+    def get_replay(denial_id: PathText, request: Request, _: Supervisor) -> dict[str, Any]:
+        """Replay one denial's log from nothing: each step, whether it reaches the stored state,
+        and every sign of tampering (an entry that no longer reads or parses, a broken chain)."""
         with request.app.state.engine.connect() as conn:
-            report = replay(stored(conn, denial_id), store.history(conn, denial_id))
-        return {"denial_id": denial_id, "ok": report.ok, "steps": report.lines, "mismatches": report.mismatches}
+            denial = stored(conn, denial_id)
+            log_check = check_log(conn, denial)
+        report = log_check.report
+        return {"denial_id": denial.id, "ok": report.ok and not log_check.tampered, "steps": report.lines,
+                "mismatches": report.mismatches, "tampering": log_check.findings}  # fmt: skip
 
     @app.get("/api/denials/{denial_id}/evidence")
-    def get_evidence(denial_id: str, request: Request, who: Supervisor) -> dict[str, Any]:
+    def get_evidence(denial_id: PathText, request: Request, who: Supervisor) -> dict[str, Any]:
         """The closure evidence pack (printable at /audit/denials/{id}/evidence)."""
         with request.app.state.engine.connect() as conn:
             return evidence_pack(conn, denial_id, who, request.app.state.clock())
 
     @app.post("/api/denials/{denial_id}/events", status_code=202)
-    def post_event(denial_id: str, action: Action, request: Request, who: Actor) -> dict[str, Any]:
+    def post_event(denial_id: PathText, action: Action, request: Request, who: Actor) -> dict[str, Any]:
         """Send an event about this denial as the caller; the engine applies (or refuses) it."""
         try:
             event_id = publish_action(request, denial_id, action.type, action.data, who)
@@ -171,7 +208,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         return {"event_id": event_id, "status": "published", "check": f"/api/events/{event_id}"}
 
     @app.get("/api/events/{event_id}")
-    def get_event(event_id: str, request: Request, _: Reader) -> dict[str, Any]:
+    def get_event(event_id: PathText, request: Request, _: Reader) -> dict[str, Any]:
         """What the engine did with an event: pending, applied, or the rejection code."""
         with request.app.state.engine.connect() as conn:
             return event_outcome(conn, event_id)

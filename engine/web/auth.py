@@ -1,11 +1,12 @@
 """API tokens and roles: every request names who it is, and each endpoint who may call it.
 
-A token is random, shown once and stored only as its SHA-256. A missing or unknown
-token is a 401; a known token whose role may not call the endpoint is a 403. Both
-are logged with the path and the caller's name (never the token).
+A token is random, shown once and stored only as its SHA-256; it may carry an end
+(``expires_at``). API clients send it as a bearer header; a browser trades it for a session
+(engine/web/sessions.py) on the login page. A missing, unknown, revoked or expired token or
+session is a 401; a known one whose role may not call the endpoint is a 403. Both are logged
+with the path and the caller's name (never the token).
 """
 
-import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,13 +17,10 @@ import structlog
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Engine, delete, insert, select, update
 
+from engine.clock import as_utc
 from engine.events import Role
-from engine.models import ApiToken
+from engine.web.sessions import COOKIE, SESSIONS, TOKENS, digest, holder, token_is_live
 
-TOKENS = ApiToken.__table__
-#: The browser's login cookie: the token itself, HttpOnly and SameSite=Strict (a form on
-#: another site cannot send it, which is the pages' CSRF protection).
-COOKIE = "denialflow_token"
 log = structlog.get_logger("denialflow.web")
 
 
@@ -32,21 +30,21 @@ class Principal:
     role: Role
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_token(engine: Engine, name: str, role: Role, now: datetime) -> str:
-    """A new token for ``name``; the only time it is ever visible."""
+def create_token(engine: Engine, name: str, role: Role, now: datetime, expires_at: datetime | None = None) -> str:
+    """A new token for ``name`` (ending at ``expires_at``, if given); the only time it is ever visible."""
     token = f"dfk_{secrets.token_urlsafe(32)}"
+    ends = as_utc(expires_at) if expires_at else None
     with engine.begin() as conn:
-        conn.execute(insert(TOKENS).values(name=name, role=role.value, token_hash=_hash(token), created_at=now))
+        conn.execute(insert(TOKENS).values(name=name, role=role.value, token_hash=digest(token), created_at=now,
+                                           expires_at=ends))  # fmt: skip
     return token
 
 
 def replace_token(engine: Engine, name: str, role: Role, now: datetime) -> str:
     """A fresh token for ``name``, dropping any earlier one (the embedded demo's logins)."""
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # its sessions go too, even where SQLite does not enforce the cascade
+        dropped = select(TOKENS.c.id).where(TOKENS.c.name == name).scalar_subquery()
+        conn.execute(delete(SESSIONS).where(SESSIONS.c.token_id == dropped))
         conn.execute(delete(TOKENS).where(TOKENS.c.name == name))
     return create_token(engine, name, role, now)
 
@@ -58,35 +56,45 @@ def revoke_token(engine: Engine, name: str, now: datetime) -> bool:
     return bool(done.rowcount)
 
 
-def list_tokens(engine: Engine) -> list[tuple[str, str, datetime, datetime | None]]:
+def list_tokens(engine: Engine) -> list[tuple[str, str, datetime, datetime | None, datetime | None]]:
+    t = TOKENS.c
     with engine.connect() as conn:
-        rows = conn.execute(select(TOKENS.c.name, TOKENS.c.role, TOKENS.c.created_at, TOKENS.c.revoked_at)
-                            .order_by(TOKENS.c.name))  # fmt: skip
+        rows = conn.execute(select(t.name, t.role, t.created_at, t.revoked_at, t.expires_at).order_by(t.name))
         return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
-def _presented(request: Request) -> str | None:
-    """The token from the Authorization header (API clients) or the login cookie (browsers)."""
+def bearer_token(request: Request) -> str | None:
+    """The token from the Authorization header (API clients; a browser logs in instead)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token:
-        return token
-    return request.cookies.get(COOKIE) or None
+    return token if scheme.lower() == "bearer" and token else None
 
 
-def principal_for(engine: Engine, token: str) -> Principal | None:
+def live_token(engine: Engine, token: str, now: datetime) -> tuple[int, Principal] | None:
+    """The stored id and holder of ``token`` if it authenticates at ``now`` (known, not revoked, not expired)."""
     with engine.connect() as conn:
-        live = (TOKENS.c.token_hash == _hash(token), TOKENS.c.revoked_at.is_(None))
-        row = conn.execute(select(TOKENS.c.name, TOKENS.c.role).where(*live)).first()
-    return None if row is None else Principal(row.name, Role(row.role))
+        row = conn.execute(select(TOKENS.c.id, TOKENS.c.name, TOKENS.c.role)
+                           .where(TOKENS.c.token_hash == digest(token), *token_is_live(now))).first()  # fmt: skip
+    return None if row is None else (row.id, Principal(row.name, Role(row.role)))
+
+
+def principal_for(engine: Engine, token: str, now: datetime) -> Principal | None:
+    live = live_token(engine, token, now)
+    return None if live is None else live[1]
 
 
 def authenticate(request: Request) -> Principal:
-    token = _presented(request)
-    if token is None:
-        _refuse(request, 401, "missing bearer token: send 'Authorization: Bearer <token>' or log in", None)
-    principal = principal_for(request.app.state.engine, token)
+    """The caller: a bearer token's holder, else the holder of the browser's live session."""
+    state = request.app.state
+    token, session_id = bearer_token(request), request.cookies.get(COOKIE)
+    if token is None and not session_id:
+        refuse(request, 401, "missing bearer token: send 'Authorization: Bearer <token>' or log in", None)
+    if token is not None:
+        principal = principal_for(state.engine, token, state.clock())
+    else:
+        held = holder(state.engine, session_id, state.clock())  # type: ignore[arg-type]
+        principal = None if held is None else Principal(held[0], Role(held[1]))
     if principal is None:
-        _refuse(request, 401, "unknown or revoked token", None)
+        refuse(request, 401, "unknown, revoked or expired token or session", None)
     return principal
 
 
@@ -97,12 +105,12 @@ def allow(*roles: Role) -> Callable[..., Principal]:
     def check(request: Request, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if principal.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
-            _refuse(request, 403, f"role {principal.role.value} may not do this; allowed: {names}", principal.name)
+            refuse(request, 403, f"role {principal.role.value} may not do this; allowed: {names}", principal.name)
         return principal
 
     return check
 
 
-def _refuse(request: Request, status: int, detail: str, who: str | None) -> NoReturn:
+def refuse(request: Request, status: int, detail: str, who: str | None) -> NoReturn:
     log.warning("web.refused", status=status, path=request.url.path, method=request.method, caller=who, detail=detail)
     raise HTTPException(status, detail, headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)

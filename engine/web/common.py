@@ -11,12 +11,11 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Connection, select
 
 from engine import store
-from engine.audit import only, verify
 from engine.errors import NotFound
 from engine.events import Role, parse
 from engine.kafka import make_producer
 from engine.render import denial_json
-from engine.replay import replay
+from engine.web.audit_view import check_log
 from engine.web.auth import Principal, allow
 from workflows.codes import describe
 
@@ -75,12 +74,12 @@ def codes_explained(denial: Any) -> list[dict[str, str]]:
 def evidence_pack(conn: Connection, denial_id: str, who: Principal, now: datetime) -> dict[str, Any]:
     """An auditor's closure evidence for one denial: the claim line, codes, root cause,
     evidence and payer answers, the whole timeline with its hashes, and the result of
-    verifying the chain and replaying it. ``pack_sha256`` covers everything else."""
+    verifying the chain and replaying it, and every sign of tampering (``tampering``, each
+    naming the entry's seq). ``pack_sha256`` covers everything else."""
     denial = stored(conn, denial_id)
-    entries = store.history(conn, denial_id)
-    checked, broken = verify(conn, only(denial_id))
-    report = replay(denial, entries)
-    view = denial_json(denial, entries, now.date(), phi=who.role in SEES_PHI)
+    log = check_log(conn, denial)
+    report, broken = log.report, log.broken
+    view = denial_json(denial, log.entries, now.date(), phi=who.role in SEES_PHI)
     outcome = denial.outcome or {}
     pack = {
         "generated_at": now.isoformat(),
@@ -92,8 +91,9 @@ def evidence_pack(conn: Connection, denial_id: str, who: Principal, now: datetim
                     "resubmission": outcome.get("resubmission"), "payer_response": outcome.get("payer_response"),
                     "write_off": outcome.get("write_off"), "closed_at": view["closed_at"]},
         "timeline": view["history"],
-        "chain": {"entries": checked, "intact": broken is None, "broken": str(broken) if broken else None},
+        "chain": {"entries": log.checked, "intact": broken is None, "broken": str(broken) if broken else None},
         "replay": {"ok": report.ok, "steps": report.lines, "mismatches": report.mismatches},
+        "tampering": log.findings,
     }  # fmt: skip
     pack["pack_sha256"] = hashlib.sha256(orjson.dumps(pack, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return pack

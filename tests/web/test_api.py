@@ -17,7 +17,7 @@ from engine.events import Role
 from engine.web.app import create_app
 from engine.web.auth import create_token
 from tests.factories import LEAD, T0, event_doc, received_doc, received_id
-from tests.helpers import publish, run_worker
+from tests.helpers import publish, run_worker, tampering
 from tests.store.batches import commit, inbound
 
 DOC = received_doc(501, adjustments=[("CO", "4", "350.00")])
@@ -107,7 +107,7 @@ def test_the_evidence_pack_proves_itself_and_shows_a_tampered_chain(api: Any, se
     assert pack["denial"]["patient"]["name"].startswith("***")  # an auditor sees the patient masked
     assert [c["code"] for c in pack["codes"]] == ["CO-4"] and "modifier" in pack["codes"][0]["description"]
     engine = make_engine(settings.database_url)
-    with engine.begin() as conn:
+    with tampering(engine) as conn:
         conn.execute(update(store.AUDIT).where(store.AUDIT.c.denial_id == DENIAL, store.AUDIT.c.seq == 2)
                      .values(reason="edited later"))  # fmt: skip
     engine.dispose()

@@ -16,7 +16,7 @@ from engine.db import make_engine
 from engine.events import Role
 from engine.ingest import ingest_file
 from engine.web.app import create_app
-from engine.web.auth import COOKIE, create_token
+from engine.web.auth import create_token
 from tests.factories import T0, received_doc, received_id
 from tests.helpers import read_topic
 from tests.ingest.envelope_files import SAMPLES
@@ -45,12 +45,14 @@ def site(settings: Settings) -> tuple[TestClient, dict[Role, str]]:
     commit(engine, inbound([DOC]))
     tokens = {role: create_token(engine, f"pat.{role.value}", role, T0) for role in ROLES}
     engine.dispose()
-    return TestClient(create_app(settings)), tokens
+    client = TestClient(create_app(settings), headers={"Origin": "http://testserver"})  # a browser's same-origin POSTs
+    return client, tokens
 
 
 def _as(client: TestClient, token: str) -> TestClient:
+    """Log in as a browser does: the client then holds that session's cookie."""
     client.cookies.clear()
-    client.cookies.set(COOKIE, token)
+    assert client.post("/login", data={"token": token}, follow_redirects=False).status_code == 303
     return client
 
 
@@ -70,7 +72,7 @@ def test_every_page_for_every_role(site: Any, path: str, allowed: set[Role]) -> 
 def test_logging_in_and_out(site: Any) -> None:
     client, tokens = site
     refused = client.post("/login", data={"token": "dfk_forged", "next": "/"})
-    assert refused.status_code == 401 and "Unknown or revoked token" in refused.text
+    assert refused.status_code == 401 and "Unknown, revoked or expired token" in refused.text
     done = client.post("/login", data={"token": tokens[Role.LEAD], "next": "https://evil.example/"},
                        follow_redirects=False)  # fmt: skip
     assert done.status_code == 303 and done.headers["location"] == "/"  # never off-site
@@ -87,20 +89,6 @@ def test_the_patient_is_shown_only_to_roles_that_work_the_claim(site: Any) -> No
         page = _as(client, tokens[role]).get(f"/denials/{DENIAL}").text
         assert ("Ada Q Patient" in page) == (role in (Role.STAFF, Role.LEAD)), role
         assert "MBR-PHI-778899" not in page or role in (Role.STAFF, Role.LEAD)
-
-
-def test_the_denial_page_offers_only_what_the_state_and_role_allow(site: Any) -> None:
-    client, tokens = site
-
-    def offered(role: Role) -> list[str]:
-        return re.findall(r'data-action="([a-z_]+)"', _as(client, tokens[role]).get(f"/denials/{DENIAL}").text)
-
-    # assigned: touch (anyone who works it), reassign (a lead); never to an auditor
-    assert offered(Role.STAFF) == ["touched"]
-    assert offered(Role.LEAD) == ["touched", "reassigned"]
-    assert offered(Role.AUDITOR) == []
-    page = _as(client, tokens[Role.LEAD]).get(f"/denials/{DENIAL}").text
-    assert "Claim/service lacks information" not in page and "modifier" in page.lower()  # CO-4's description
 
 
 def test_a_form_the_schema_refuses_names_the_field_and_publishes_nothing(site: Any, settings: Settings) -> None:
@@ -130,7 +118,7 @@ def test_a_form_is_published_as_an_event_and_the_page_follows_it(site: Any, sett
 def test_a_bad_date_filter_is_a_clear_error(site: Any) -> None:
     client, tokens = site
     page = _as(client, tokens[Role.LEAD]).get("/?start=yesterday")
-    assert page.status_code == 422 and "start: 'yesterday' is not a date" in page.text
+    assert page.status_code == 422 and "start: Input should be a valid date" in page.text
 
 
 def test_a_payer_without_a_profile_shows_on_its_denial_page_and_as_a_dashboard_tile(site: Any, settings: Settings
