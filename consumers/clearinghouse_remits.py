@@ -7,7 +7,8 @@ topic with the parser's reason (and its bytes to quarantine, as `denialflow inge
 keeps them). The order per poll: publish every file's events and dead letters, wait
 for the broker's acknowledgements, write each file's ingest record, only then commit
 the offsets. A crash before the commit re-reads the same files, which re-publish the
-same event ids (the engine skips them) and refresh the same records.
+same event ids (the engine skips them) and refresh the same records. The database or
+the broker being away is waited out with the files in hand (`engine.poll_loop`).
 """
 
 import io
@@ -16,17 +17,17 @@ from typing import Any
 
 import structlog
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.structs import TopicPartition
-from sqlalchemy.exc import SQLAlchemyError
 
 from engine import quarantine
 from engine.clock import clock_from
 from engine.config import Settings
 from engine.db import make_engine
 from engine.errors import Rejected
+from engine.heartbeat import Heartbeat
 from engine.ingest import FileResult, ingest_stream
-from engine.kafka import make_consumer, make_producer
-from engine.poll_loop import PollLoop
+from engine.kafka import flush_waiting, make_consumer, make_producer
+from engine.outage import GaveUp
+from engine.poll_loop import Polled, PollLoop
 from engine.processor import Inbound, dead_letter
 from workflows.payers import PayerPolicies
 
@@ -36,9 +37,10 @@ FILES_PER_POLL = 50
 
 class RemitConsumer(PollLoop):
     def __init__(self, consumer: KafkaConsumer, producer: KafkaProducer, settings: Settings) -> None:
-        super().__init__(consumer, poll_timeout_ms=settings.poll_timeout_ms, max_records=FILES_PER_POLL)
-        self.producer, self.settings = producer, settings
-        self.engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url)
+        super().__init__(consumer, poll_timeout_ms=settings.poll_timeout_ms, max_records=FILES_PER_POLL,
+                         heartbeat=Heartbeat(engine, "remits"), log=log)  # fmt: skip
+        self.producer, self.settings, self.engine = producer, settings, engine
         self.quarantine = quarantine.directory(settings)
         self.clock = clock_from(settings.now)
         self.capitated = PayerPolicies.load(settings.payers_file).capitated_payers
@@ -47,9 +49,22 @@ class RemitConsumer(PollLoop):
         topic = self.settings.events_topic
         return lambda key, value: futures.append(self.producer.send(topic, key=key, value=value))
 
-    def handle(self, polled: dict[TopicPartition, list[Any]]) -> None:
+    def handle(self, polled: Polled) -> None:
+        """Publish, then record, then commit; each step waits out an outage with the files in hand."""
         started = time.perf_counter()
         records = [r for batch in polled.values() for r in batch]
+        read = self.waited_out(polled, lambda: self._publish(polled, records))
+        now = self.clock()
+        self.waited_out(polled, lambda: [quarantine.remember(self.engine, self.quarantine, result, raw, now)
+                                         for result, raw in read])  # fmt: skip
+        self.waited_out(polled, lambda: self.commit(polled))
+        log.info("remits.committed", files=len(records), events=sum(res.published for res, _ in read),
+                 refused=sum(1 for res, _ in read if res.error), warned=sum(1 for res, _ in read if res.warnings),
+                 ms=round((time.perf_counter() - started) * 1000, 1))  # fmt: skip
+
+    def _publish(self, polled: Polled, records: list[Any]) -> list[tuple[FileResult, bytes]]:
+        """Every file's events and dead letters, acknowledged; raises the first failure (a retry
+        publishes the same event ids again, which the engine skips)."""
         futures: list[Any] = []
         read: list[tuple[FileResult, bytes]] = []
         for r in records:
@@ -64,28 +79,15 @@ class RemitConsumer(PollLoop):
             futures.append(self.producer.send(letter.topic, key=letter.key, value=letter.value,
                                               headers=[(k, v.encode()) for k, v in letter.headers]))  # fmt: skip
             log.warning("remit.refused", reason=result.error, digest=result.digest, source=result.path)
-        self.producer.flush()
-        if any(f.failed() for f in futures):
-            self._again(polled, "remits.publish_failed")
-            return
-        try:
-            now = self.clock()
-            for result, raw in read:
-                quarantine.remember(self.engine, self.quarantine, result, raw, now)
-        except (SQLAlchemyError, OSError) as exc:
-            self._again(polled, "remits.record_failed", error=type(exc).__name__)
-            return
-        self.consumer.commit()
-        log.info("remits.committed", files=len(records), events=sum(res.published for res, _ in read),
-                 refused=sum(1 for res, _ in read if res.error), warned=sum(1 for res, _ in read if res.warnings),
-                 ms=round((time.perf_counter() - started) * 1000, 1))  # fmt: skip
+        flush_waiting(self.producer, lambda: self._keep_alive(polled))
+        for future in futures:
+            future.get(timeout=0)  # raises the broker's refusal
+        return read
 
-    def _again(self, polled: dict[TopicPartition, list[Any]], why: str, **detail: Any) -> None:
-        """Not committed: read the same files again after a pause."""
-        log.warning(why, files=sum(len(batch) for batch in polled.values()), **detail)
-        for tp, batch in polled.items():
-            self.consumer.seek(tp, batch[0].offset)
-        time.sleep(1)
+    def _keep_alive(self, polled: Polled) -> None:
+        """A flush the broker has not answered yet: one paused poll, so the group keeps us."""
+        if not self._hold(polled, 0):
+            raise GaveUp
 
 
 def build(settings: Settings) -> RemitConsumer:

@@ -2,18 +2,20 @@
 the options here override the two that change most often."""
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from consumers.clearinghouse_remits import run as run_remits
 from consumers.denial_events import run as run_worker
 from engine import store
 from engine.audit import verify
-from engine.cli_common import DbOpt, HostOpt, KafkaOpt, NowOpt, PortOpt, parse_day, settings
+from engine.cli_checkpoints import TOPIC, CheckpointsOpt, audit_checkpoint, verify_checkpoints
+from engine.cli_common import DbOpt, HostOpt, KafkaOpt, NowOpt, PortOpt, console, parse_day, settings
 from engine.cli_intake import auth_app, codes_app, ingest
 from engine.cli_queries import escalations, payers, queue, report_app, reviews, stuck, triage
 from engine.clock import clock_from
@@ -21,6 +23,7 @@ from engine.db import make_engine, upgrade
 from engine.embedded import run_embedded
 from engine.errors import NotFound, Rejected
 from engine.events import Role, partition_key
+from engine.health import Health, LagReader, consumer_groups, report
 from engine.kafka import ensure_topics, make_producer
 from engine.netcheck import listen_error
 from engine.outbox import run as run_relay
@@ -114,7 +117,12 @@ RoleArg = Annotated[Role, typer.Option(help="staff, lead, auditor or admin")]
 
 
 @tokens_app.command("create")
-def tokens_create(name: str, role: RoleArg = Role.STAFF, database_url: DbOpt = None) -> None:
+def tokens_create(
+    name: str,
+    role: RoleArg = Role.STAFF,
+    expires_days: Annotated[int | None, typer.Option(min=1, max=3650, help="the token ends after N days")] = None,
+    database_url: DbOpt = None,
+) -> None:
     """Make a token for NAME with a role; it is printed once and stored only as a hash."""
     if role == Role.SYSTEM:
         typer.echo("the system role is for the engine's own processes, not API callers", err=True)
@@ -122,7 +130,8 @@ def tokens_create(name: str, role: RoleArg = Role.STAFF, database_url: DbOpt = N
     s = settings(database_url)
     engine = make_engine(s.database_url)
     try:
-        token = create_token(engine, name, role, clock_from(s.now)())
+        now = clock_from(s.now)()
+        token = create_token(engine, name, role, now, now + timedelta(days=expires_days) if expires_days else None)
     except IntegrityError:
         typer.echo(f"a token named {name!r} exists; revoke it first", err=True)
         raise typer.Exit(2) from None
@@ -135,10 +144,9 @@ def tokens_create(name: str, role: RoleArg = Role.STAFF, database_url: DbOpt = N
 def tokens_list(database_url: DbOpt = None) -> None:
     """Token names, roles, and when they were made or revoked (never the tokens)."""
     engine = make_engine(settings(database_url).database_url)
-    for name, role, created, revoked in list_tokens(engine):
-        typer.echo(
-            f"{name:<24} {role:<8} created {created:%Y-%m-%d}{f'  revoked {revoked:%Y-%m-%d}' if revoked else ''}"
-        )
+    for name, role, created, revoked, expires in list_tokens(engine):
+        ended = f"  revoked {revoked:%Y-%m-%d}" if revoked else f"  expires {expires:%Y-%m-%d}" if expires else ""
+        typer.echo(f"{name:<24} {role:<8} created {created:%Y-%m-%d}{ended}")
     engine.dispose()
 
 
@@ -231,8 +239,11 @@ def show(
 
 
 @audit_app.command("verify")
-def audit_verify(database_url: DbOpt = None) -> None:
-    """Check every denial's hash chain; exit 1 naming the first broken entry."""
+def audit_verify(database_url: DbOpt = None, checkpoints: CheckpointsOpt = None) -> None:
+    """Check every denial's hash chain; exit 1 naming the first broken entry. --checkpoints: also check the
+    signed checkpoints and that the database still holds every signed head; exit 1 on any finding."""
+    if checkpoints is not None:
+        raise typer.Exit(verify_checkpoints(settings(database_url, broker=checkpoints == TOPIC), checkpoints))
     engine = make_engine(settings(database_url).database_url)
     with engine.connect() as conn:
         checked, broken = verify(conn)
@@ -240,6 +251,9 @@ def audit_verify(database_url: DbOpt = None) -> None:
         typer.echo(f"audit log BROKEN after {checked} entries: {broken}")
         raise typer.Exit(1)
     typer.echo(f"audit log intact: {checked} entries verified")
+
+
+audit_app.command("checkpoint")(audit_checkpoint)
 
 
 @audit_app.command("replay")
@@ -252,6 +266,46 @@ def audit_replay(denial_id: str, database_url: DbOpt = None) -> None:
         typer.echo("REPLAY MISMATCH:\n  " + "\n  ".join(report.mismatches))
         raise typer.Exit(1)
     typer.echo(f"replay reaches the stored state: {stored.state} (seq {stored.audit_seq})")
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output (what /healthz answers)")] = False,
+    database_url: DbOpt = None,
+    bootstrap_servers: KafkaOpt = None,
+) -> None:
+    """Each engine process alive or not, its consumer lag, the outbox's backlog and parked messages;
+    exit 1 when an expected process is dead or missing, or a message is parked."""
+    s = settings(database_url, bootstrap_servers)
+    reader = LagReader(s.bootstrap_servers)
+    lag = reader.read(consumer_groups(s))
+    reader.close()
+    engine = make_engine(s.database_url)
+    with engine.connect() as conn:
+        health = report(conn, s, clock_from(s.now)(), lag)
+    engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(health.as_dict()))
+    else:
+        console().print(_status_table(health))
+    if health.problems():
+        raise typer.Exit(1)
+
+
+def _status_table(health: Health) -> Table:
+    table = Table(title=f"engine status at {health.checked_at:%Y-%m-%d %H:%M:%S} UTC")
+    for name in ("process", "kind", "state", "alive", "last beat", "lag"):
+        table.add_column(name)
+    for p in health.processes:
+        alive = "yes" if p["alive"] else ("DEAD" if p["expected"] else "no (not expected)")
+        table.add_row(p["name"], p["kind"], p["state"], alive, f"{p['beat_age_s']:.0f} s ago",
+                      "-" if p["lag"] is None else str(p["lag"]))  # fmt: skip
+    lag = ", ".join(f"{g} {v['behind']} behind on {v['topic']}" for g, v in (health.lag or {}).items())
+    oldest = f", the oldest {health.outbox_oldest_s:.0f} s old" if health.outbox_oldest_s is not None else ""
+    table.caption = "\n".join([f"consumer lag: {lag or 'unknown (no broker answered)'}",
+                               f"outbox: {health.outbox_pending} row(s) pending{oldest}; parked: {health.parked}",
+                               "; ".join(health.problems()) or "healthy"])  # fmt: skip
+    return table
 
 
 @app.command()

@@ -7,7 +7,7 @@ value that cannot work (for example a max poll interval below the session timeou
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -44,9 +44,23 @@ class Settings(BaseSettings):
     timer_batch: int = Field(1000, ge=1, le=50_000, description="timers fired per publish-and-mark transaction")
     web_host: str = Field("127.0.0.1", description="address the web app listens on (0.0.0.0 in a container)")
     web_port: int = Field(8000, ge=1, le=65535, description="port the web app listens on")
+    session_hours: float = Field(12, gt=0, le=720, description="how long a browser's login lasts")
+    trust_forwarded_proto: bool = Field(
+        False, description="believe a TLS proxy's X-Forwarded-Proto: https (the login cookie is then marked Secure)"
+    )
     quarantine_dir: Path | None = Field(
         None, description="where refused 835 files are kept, named by digest; unset: quarantine/ beside the SQLite file"
     )
+    audit_key_file: Path | None = Field(
+        None, description="the HMAC key that signs audit checkpoints, in a file kept outside the database"
+    )
+    audit_key: SecretStr | None = Field(None, description="the same key inline (the key file wins when both are set)")
+    checkpoints_topic: str = Field("audit.checkpoints", description="signed audit checkpoints, kept forever")
+    checkpoint_every_s: float = Field(60.0, gt=0, description="how often the timer service checkpoints a changed log")
+    health_expect: str = Field(
+        "", pattern=r"^((worker|relay|timers|remits)(,(worker|relay|timers|remits))*)?$",
+        description="process kinds that must each have a live process for /healthz to answer 200 (comma separated)",
+    )  # fmt: skip
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 

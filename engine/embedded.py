@@ -12,10 +12,11 @@ happened.
 import json
 import os
 import signal
+import sys
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from engine.kafka import ensure_topics, make_producer
 from engine.outbox import build_relay
 from engine.render import dollars
 from engine.runtime_file import EmbeddedEngine, advertised
+from engine.supervisor import RESTARTS, Loop, RestartPolicy, Supervised
 from engine.timers import build_timer_service
 from engine.web.auth import replace_token
 from engine.worker import Committed
@@ -92,35 +94,54 @@ def _fire_due_timers(s: Settings, clock: Clock) -> int:
         service.engine.dispose()
 
 
-def _serve(s: Settings, clock: Clock) -> None:
+def engine_loops(s: Settings, clock: Clock) -> dict[str, Callable[[], Loop]]:
+    """What `_serve` keeps running, each built afresh on every (re)start."""
+    return {"worker": lambda: build_worker(s), "relay": lambda: build_relay(s),
+            "timers": lambda: build_timer_service(s, clock)}  # fmt: skip
+
+
+def _serve(s: Settings, clock: Clock, loops: dict[str, Callable[[], Loop]] | None = None,
+           policy: RestartPolicy = RESTARTS) -> int:  # fmt: skip
     """Keep the engine running behind the web app until Ctrl-C: the worker applies what the
-    pages send, the relay publishes the change feed, the timer service fires what falls due."""
+    pages send, the relay publishes the change feed, the timer service fires what falls due.
+    Each runs supervised (`engine.supervisor`): a loop that dies is restarted; one that keeps
+    dying ends the run (exit 1) rather than leaving the web app up on a half-dead engine."""
     from engine.web.app import create_app
     from engine.web.server import serve
 
     engine = make_engine(s.database_url)
     tokens = {name: replace_token(engine, name, role, clock()) for name, role in DEMO_LOGINS}
     engine.dispose()
-    worker, relay, timers = build_worker(s), build_relay(s), build_timer_service(s, clock)
-    threads = [threading.Thread(target=worker.run, name="worker"), threading.Thread(target=relay.run, name="relay"),
-               threading.Thread(target=timers.run, name="timers")]  # fmt: skip
-    for t in threads:
-        t.start()
-    print(f"\ndashboard: http://{s.web_host}:{s.web_port}/   (API docs: /docs)")
-    for (name, role), token in zip(DEMO_LOGINS, tokens.values(), strict=True):
-        print(f"  log in as {name} ({role.value}) with token {token}")
-    print(f"your own 835s: .venv/bin/denialflow ingest FILE|DIR in another terminal (finds {s.runtime_file})")
-    print("the worker, relay and timer service keep running; Ctrl-C stops everything", flush=True)
+
+    served = threading.Event()
+
+    def give_up() -> None:
+        """uvicorn shuts down on SIGTERM, then the loops are stopped below; a signal sent before
+        it listens for one is sent again."""
+        while not served.is_set():
+            os.kill(os.getpid(), signal.SIGTERM)
+            served.wait(1.0)
+
+    supervised = [Supervised(name, build, give_up, policy) for name, build in (loops or engine_loops(s, clock)).items()]
     try:
+        for loop in supervised:
+            loop.start()
+        print(f"\ndashboard: http://{s.web_host}:{s.web_port}/   (API docs: /docs)")
+        for (name, role), token in zip(DEMO_LOGINS, tokens.values(), strict=True):
+            print(f"  log in as {name} ({role.value}) with token {token}")
+        print(f"your own 835s: .venv/bin/denialflow ingest FILE|DIR in another terminal (finds {s.runtime_file})")
+        print("the worker, relay and timer service keep running; Ctrl-C stops everything", flush=True)
         serve(create_app(s, clock), s.web_host, s.web_port)
     finally:
-        worker.stop()
-        relay.stop()
-        timers.stop()
-        for t in threads:
-            t.join()
-        timers.producer.close()
-        relay.producer.close()
+        served.set()
+        for loop in supervised:
+            loop.stop()
+        for loop in supervised:
+            loop.join()
+    failed = [f"{loop.name} ({loop.gave_up})" for loop in supervised if loop.gave_up]
+    if failed:
+        print(f"stopped: {', '.join(failed)} kept dying; see the log", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def run_embedded(settings: Settings, denials: int, fresh: bool, serve: bool = False, ingest: Sequence[Path] = ()
@@ -143,7 +164,7 @@ def run_embedded(settings: Settings, denials: int, fresh: bool, serve: bool = Fa
             clock = clock_from(s.now)
             status = _main_job(s, clock, denials, ingest)
             if serve and status == 0:
-                _serve(s, clock)
+                status = _serve(s, clock)
     return status
 
 

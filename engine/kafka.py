@@ -1,13 +1,22 @@
 """Kafka clients configured the one way the engine uses them, and topic creation."""
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
 
 from engine.config import Settings
+
+#: The largest record the broker takes: a whole 835 file on clearinghouse.remits. Compose sets
+#: KAFKA_MESSAGE_MAX_BYTES to this (the bundled Tansu has no limit); consumers fetch up to it.
+BROKER_MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+#: The largest request the engine's producers send. Everything they write is far below it (change
+#: feed, fired timers, events read from an 835, dead letters cut to 256 KiB); a message beyond
+#: it is refused before it leaves, and the relay parks it (`denialflow parked`).
+PRODUCER_MAX_REQUEST_BYTES = 1024 * 1024
 
 
 def make_consumer(settings: Settings, *topics: str, **overrides: Any) -> KafkaConsumer:
@@ -25,7 +34,7 @@ def make_consumer(settings: Settings, *topics: str, **overrides: Any) -> KafkaCo
         "session_timeout_ms": settings.session_timeout_ms,
         "heartbeat_interval_ms": settings.heartbeat_interval_ms,
         "fetch_max_bytes": 64 * 1024 * 1024,
-        "max_partition_fetch_bytes": 8 * 1024 * 1024,
+        "max_partition_fetch_bytes": BROKER_MAX_MESSAGE_BYTES,
         **overrides,
     }
     return KafkaConsumer(*topics, **config)
@@ -33,7 +42,8 @@ def make_consumer(settings: Settings, *topics: str, **overrides: Any) -> KafkaCo
 
 def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
     """acks=all and one request in flight per connection, so a retry cannot reorder one
-    denial's transitions on its partition."""
+    denial's transitions on its partition. A send waits at most 5 s for a topic's metadata,
+    so a loop meeting a broker outage hears of it soon and can say it is waiting."""
     config: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers.split(","),
         "acks": "all",
@@ -41,9 +51,29 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         "batch_size": 256 * 1024,
         "max_in_flight_requests_per_connection": 1,
         "retries": 5,
+        "max_request_size": PRODUCER_MAX_REQUEST_BYTES,
+        "max_block_ms": 5_000,
         **overrides,
     }
     return KafkaProducer(**config)
+
+
+def flush_waiting(producer: KafkaProducer, waiting: Callable[[], None], step_s: float = 1.0) -> None:
+    """Flush, calling ``waiting()`` every ``step_s`` the broker has not answered: a loop blocked on an
+    outage still beats its heartbeat (and a consumer still polls to keep its group membership)."""
+    while True:
+        try:
+            producer.flush(timeout=step_s)
+            return
+        except KafkaTimeoutError:
+            waiting()
+
+
+def _checkpoints_topic(name: str) -> NewTopic:
+    """One partition, so the checkpoints keep their order, kept forever: each one is a delta on
+    the one before it, so neither deleting old ones nor compacting them may happen."""
+    return NewTopic(name, 1, 1, topic_configs={"cleanup.policy": "delete", "retention.ms": "-1",
+                                               "retention.bytes": "-1"})  # fmt: skip
 
 
 def ensure_topics(settings: Settings) -> list[str]:
@@ -53,6 +83,8 @@ def ensure_topics(settings: Settings) -> list[str]:
         existing = set(admin.list_topics())
         wanted = [settings.events_topic, settings.transitions_topic, settings.dlq_topic, settings.remits_topic]
         new = [NewTopic(t, settings.partitions, 1) for t in wanted if t not in existing]
+        if settings.checkpoints_topic not in existing:
+            new.append(_checkpoints_topic(settings.checkpoints_topic))
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)

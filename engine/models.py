@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -302,6 +303,7 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = _ts(nullable=False)
     revoked_at: datetime | None = _ts(nullable=True)
+    expires_at: datetime | None = _ts(nullable=True)
 
 
 class IngestFile(SQLModel, table=True):
@@ -325,3 +327,74 @@ class IngestFile(SQLModel, table=True):
     release_reason: str | None = Field(default=None, max_length=500)
     released_at: datetime | None = _ts(nullable=True)
     released_as: str | None = Field(default=None, max_length=64, description="the digest of the fixed file")
+
+
+class ParkedMessage(SQLModel, table=True):
+    """An outbox message the broker refused for good (too large, invalid): kept with the
+    reason so the relay goes on with the rows behind it, and shown in /metrics and
+    `denialflow parked`. ``value`` is what was to be sent; ``size``/``sha256`` name it."""
+
+    __tablename__ = "parked_messages"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
+    parked_at: datetime = _ts(nullable=False)
+    outbox_id: int = Field(sa_type=BigInteger)
+    topic: str = Field(max_length=250)
+    key: bytes | None = Field(default=None, sa_type=LargeBinary)
+    value: bytes = Field(sa_type=LargeBinary)
+    headers: list[Any] = Field(default_factory=list, sa_type=JSON)
+    size: int = Field(sa_type=BigInteger)
+    sha256: str = Field(max_length=64)
+    reason: str = Field(max_length=1000)
+
+
+class EngineProcess(SQLModel, table=True):
+    """A worker, relay, timer service or remits consumer's last heartbeat: its state
+    (running, waiting for the database or the broker, stopped) and figures such as its lag.
+    `/healthz` and `denialflow status` read it; a beat older than a few intervals is dead."""
+
+    __tablename__ = "engine_processes"
+
+    name: str = Field(primary_key=True, max_length=120)
+    kind: str = Field(max_length=20, description="worker, relay, timers or remits")
+    host: str = Field(max_length=250)
+    pid: int
+    started_at: datetime = _ts(nullable=False)
+    beat_at: datetime = _ts(nullable=False)
+    state: str = Field(max_length=40)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed checkpoint of the audit chains' heads (engine/checkpoints.py). ``record`` is the
+    exact JSON published to the checkpoints topic; ``seq`` is its place in the chain of
+    checkpoints and the primary key, so two checkpointers racing cannot fork the chain."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    created_at: datetime = _ts(nullable=False)
+    reason: str = Field(max_length=20, description="close, interval or on demand")
+    key_id: str = Field(max_length=16)
+    to_entry_id: int = Field(sa_type=BigInteger, description="the highest audit entry id it covers")
+    denials: int
+    entries: int
+    sig: str = Field(max_length=64)
+    record: bytes = Field(sa_type=LargeBinary)
+
+
+class WebSession(SQLModel, table=True):
+    """A browser's login (engine/web/sessions.py): the cookie holds a random id, this row only its
+    SHA-256. Logging out revokes it, so a copied cookie stops working; it also ends at
+    ``expires_at`` and with its token."""
+
+    __tablename__ = "web_sessions"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
+    session_hash: str = Field(max_length=64, unique=True)
+    token_id: int = Field(
+        sa_column=Column(SERIAL_ID, ForeignKey("api_tokens.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    created_at: datetime = _ts(nullable=False)
+    expires_at: datetime = _ts(nullable=False)
+    revoked_at: datetime | None = _ts(nullable=True)

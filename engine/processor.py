@@ -9,6 +9,7 @@ talks to Kafka; the worker decides when the write commits and offsets move.
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -23,9 +24,10 @@ from engine import store
 from engine.audit import entry_hash
 from engine.clock import Clock
 from engine.errors import Rejected
-from engine.events import SCHEMA_VERSION, decode
+from engine.events import SCHEMA_VERSION, Role, decode
 from engine.messages import Message
 from engine.models import transition_id
+from engine.timers import ACTOR as TIMER_ACTOR
 from workflows.apply import SETTLED, Context, Policy, Step, apply_event, cents
 from workflows.authorization import AuthRecord
 from workflows.denial import State
@@ -121,6 +123,28 @@ def _salvage_event_id(raw: bytes) -> str | None:
 def internal_error(exc: BaseException) -> Rejected:
     """What the engine did not foresee, as the record's rejection: the consumer goes on."""
     return Rejected("engine.internal_error", f"{type(exc).__name__} while handling this record", None)
+
+
+#: Event ids one producer alone may send, so that nobody else can take one first: the timer
+#: service's (`engine.timers.fire_event`) and those an 835 yields (`engine.x12.denials`).
+RESERVED_IDS: tuple[tuple[str, str, Callable[[Any], bool]], ...] = (
+    ("timer-", f"the timer service (role system, actor {TIMER_ACTOR})",
+     lambda e: e.role == Role.SYSTEM and e.actor == TIMER_ACTOR),
+    ("835-", "role system (events read from an 835)", lambda e: e.role == Role.SYSTEM),
+)  # fmt: skip
+
+
+def reserved_id(event: Any) -> Rejected | None:
+    """Why ``event`` may not use its id (another producer's namespace), or None."""
+    for prefix, owner, allowed in RESERVED_IDS:
+        if event.event_id.startswith(prefix) and not allowed(event):
+            return Rejected("event.reserved_id", f"event ids beginning {prefix!r} are sent only by {owner}", "event_id")
+    return None
+
+
+#: What `Processor._apply` records for an event it accepted; anything else is a rejection code.
+#: A refused event reserves nothing: another body under its id is worked as new.
+ACCEPTED = frozenset({"applied", "timer.stale", "review.reversal_unmatched", "no_denial"})
 
 
 def _decode(msg: Inbound) -> tuple[Any, Rejected | None, str | None]:
@@ -265,6 +289,8 @@ class Processor:
         self.topics = topics
         self.clock = clock
         self._moved: dict[str, str] = {}  # this batch's claim-line ids of such denials -> their stored ids
+        self._stored: dict[str, str | None] = {}  # this batch's ids already in processed_events -> their digest
+        self._rows: dict[str, dict[str, Any]] = {}  # this batch's processed rows by id
 
     def process(self, conn: Connection, messages: list[Inbound]) -> BatchResult:
         """The batch's result; a record that fails in a way no rule foresaw is rejected as
@@ -285,6 +311,7 @@ class Processor:
         keys = [e.event_id if e is not None else f"kafka:{m.topic}:{m.partition}:{m.offset}" for m, e, _, _ in decoded]
         digests = [body_digest(m.value) if e is not None else None for m, e, _, _ in decoded]
         done = store.processed_ids(conn, keys)
+        self._stored, self._rows = {key: seen for key, (seen, _) in done.items()}, {}
         valid = [e for _, e, _, _ in decoded if e is not None]
         ids = {i for e in valid for i in _denial_ids(e)}
         loaded = store.load_working(conn, ids)
@@ -304,16 +331,20 @@ class Processor:
         result = BatchResult(now)
         for (msg, event, error, event_id), key, digest in zip(decoded, keys, digests, strict=True):
             if key in done:
-                if event is None or done[key] is None or done[key] == digest:
+                seen, outcome = done[key]
+                if event is None or seen is None or seen == digest:
                     result.duplicates += 1
                     continue
-                why = f"event {key} was processed before with a different body; not applied"
-                conflict = Rejected("event.conflicting_duplicate", why, "event_id")
-                self._reject(result, msg, event, conflict, None, event_id, now)
-                continue
-            done[key] = digest
+                if outcome in ACCEPTED:
+                    why = f"event {key} was processed before with a different body; not applied"
+                    conflict = Rejected("event.conflicting_duplicate", why, "event_id")
+                    self._reject(result, msg, event, conflict, None, event_id, now)
+                    continue
+                log.info("event.id_reclaimed", event_id=key, refused_before=outcome)
             if key in poisoned:
                 error = internal_error(poisoned[key])
+            if error is None:
+                error = reserved_id(event)
             if error is None:
                 try:
                     outcome = self._apply(result, msg, event, current, context, timers, now)
@@ -323,9 +354,11 @@ class Processor:
                     raise _Poisoned(key, exc) from exc
             if error is not None:
                 self._reject(result, msg, event, error, key, event_id, now, digest)
-                continue
-            result.write.processed.append({"event_id": key, "outcome": outcome, "processed_at": now, "digest": digest})
-            result.applied += 1
+                outcome = error.code
+            else:
+                self._processed(result.write, key, outcome, now, digest)
+                result.applied += 1
+            done[key] = (digest, outcome)
         self._collect_denials(result.write, loaded, current, now)
         return result
 
@@ -383,14 +416,26 @@ class Processor:
         result.rejected += 1
         result.rejected_by_code[error.code] = result.rejected_by_code.get(error.code, 0) + 1
         if key is not None:
-            result.write.processed.append({"event_id": key, "outcome": error.code[:80], "processed_at": now,
-                                           "digest": digest})  # fmt: skip
+            self._processed(result.write, key, error.code[:80], now, digest)
         result.write.outbox.append(dead_letter(msg, error, event_id, self.topics.dlq))
         log.warning(
             "event.rejected", code=error.code, field=error.field, detail=error.message, event_id=event_id,
             denial_id=event.denial_id if event is not None else None,
             source=f"{msg.topic}/{msg.partition}/{msg.offset}",
         )  # fmt: skip
+
+    def _processed(self, write: store.BatchWrite, key: str, outcome: str, now: datetime, digest: str | None) -> None:
+        """The id's `processed_events` row: new, or replacing a refusal stored under the same id
+        (checked to be still the body it was) or recorded earlier in this batch."""
+        row = {"event_id": key, "outcome": outcome, "processed_at": now, "digest": digest}
+        if key in self._rows:
+            self._rows[key].update(row)
+        elif key in self._stored:
+            self._rows[key] = {**row, "_was": self._stored[key]}
+            write.reclaimed.append(self._rows[key])
+        else:
+            self._rows[key] = row
+            write.processed.append(row)
 
     def _record(
         self, result: BatchResult, msg: Inbound, event: Any, denial: SimpleNamespace, steps: list[Step], now: datetime

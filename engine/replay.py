@@ -55,22 +55,26 @@ def replay(stored: SimpleNamespace, entries: list[dict[str, Any]]) -> ReplayRepo
     for event_id, grouped in groupby(entries, key=lambda e: e["event_id"]):
         group = list(grouped)
         first = group[0]
-        policy = _policy(group, policy)
+        try:  # an entry edited outside the engine may no longer be an event at all
+            policy = _policy(group, policy)
+            event = parse(
+                {
+                    "event_id": event_id,
+                    "type": first["event_type"],
+                    # a remittance line names its claim line, not the stored id (which for a denial
+                    # migrated from the old identity is neither of the ids its data derives)
+                    "denial_id": None if first["event_type"] in REMIT_LINE_EVENTS else first["denial_id"],
+                    "occurred_at": first["occurred_at"],
+                    "actor": first["actor"],
+                    "role": first["role"],
+                    "data": first["payload"],
+                }
+            )
+        except (Rejected, LookupError, TypeError, ValueError, AttributeError) as exc:
+            report.mismatches.append(f"seq {first['seq']}: event {event_id} no longer parses: {exc}")
+            return report
         if policy is not None:
             policy.escalated_on_touch = any(e["trigger"] == "escalate" for e in group)
-        event = parse(
-            {
-                "event_id": event_id,
-                "type": first["event_type"],
-                # a remittance line names its claim line, not the stored id (which for a denial
-                # migrated from the old identity is neither of the ids its data derives)
-                "denial_id": None if first["event_type"] in REMIT_LINE_EVENTS else first["denial_id"],
-                "occurred_at": first["occurred_at"],
-                "actor": first["actor"],
-                "role": first["role"],
-                "data": first["payload"],
-            }
-        )
         try:
             denial, steps = apply_event(event, denial, policy)  # type: ignore[arg-type]
         except Rejected as exc:

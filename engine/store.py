@@ -12,7 +12,7 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, tuple_
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.bulk import BulkTable
@@ -82,6 +82,7 @@ class BatchWrite:
     changed_denials: list[dict[str, Any]] = field(default_factory=list)  # MUTABLE columns, id, _version
     audit: list[dict[str, Any]] = field(default_factory=list)
     processed: list[dict[str, Any]] = field(default_factory=list)
+    reclaimed: list[dict[str, Any]] = field(default_factory=list)  # replace a refusal's row: its digest in `_was`
     outbox: list[Message] = field(default_factory=list)
     authorizations: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # by (payer, reference)
     reviews: list[dict[str, Any]] = field(default_factory=list)
@@ -149,12 +150,31 @@ def _write_side_tables(conn: Connection, batch: BatchWrite) -> None:
         conn.execute(stmt, [{"owner": owner, "open": n} for owner, n in changed])
 
 
-def processed_ids(conn: Connection, keys: Collection[str]) -> dict[str, str | None]:
-    """Which of ``keys`` were processed already, each with the digest of the body it had."""
+def processed_ids(conn: Connection, keys: Collection[str]) -> dict[str, tuple[str | None, str]]:
+    """Which of ``keys`` were processed already, each with the digest of the body it had and its outcome."""
     if not keys:
         return {}
-    query = select(PROCESSED.c.event_id, PROCESSED.c.digest).where(PROCESSED.c.event_id.in_(list(keys)))
-    return {row.event_id: row.digest for row in conn.execute(query)}
+    query = select(PROCESSED.c.event_id, PROCESSED.c.digest, PROCESSED.c.outcome).where(
+        PROCESSED.c.event_id.in_(list(keys))
+    )
+    return {row.event_id: (row.digest, row.outcome) for row in conn.execute(query)}
+
+
+_RECLAIM = (
+    update(PROCESSED)
+    .where(PROCESSED.c.event_id == bindparam("_id"), PROCESSED.c.digest == bindparam("_was"))
+    .values(outcome=bindparam("_outcome"), processed_at=bindparam("_at"), digest=bindparam("_digest"))
+)
+
+
+def _reclaim_processed(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Replace refusals' rows (one statement for the batch), each only if still the refusal this batch read."""
+    if not rows:
+        return
+    params = [{"_id": r["event_id"], "_was": r["_was"], "_outcome": r["outcome"], "_at": r["processed_at"],
+               "_digest": r["digest"]} for r in rows]  # fmt: skip
+    if conn.execute(_RECLAIM, params).rowcount != len(rows):
+        raise ConcurrencyConflict("an event id was processed under this batch; reloading")
 
 
 def denial_keys(conn: Connection, ids: Collection[str]) -> dict[str, str]:
@@ -196,6 +216,7 @@ def write_batch(conn: Connection, batch: BatchWrite, now: datetime) -> int | Non
     tables.audit.insert(conn, batch.audit)
     tables.outcomes.insert(conn, batch.outcomes)
     tables.processed.insert(conn, batch.processed)
+    _reclaim_processed(conn, batch.reclaimed)
     _write_side_tables(conn, batch)
     if not batch.outbox:
         return None

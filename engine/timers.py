@@ -8,11 +8,13 @@ and only then marks the rows fired in the same transaction. A crash between the
 publish and the mark re-publishes the same event ids next tick, which the worker
 skips; a fire event for a timer moved or cancelled meanwhile is skipped as stale.
 The worker applies it through the same path, ordering and audit as every event.
+The database or the broker being away is waited out (`engine.outage`): the tick is
+tried again until it goes through.
 """
 
 import signal
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -20,11 +22,14 @@ import structlog
 from kafka import KafkaProducer
 from sqlalchemy import Connection, Engine, bindparam, select, text, update
 
+from engine.checkpoints import Checkpointer, build_checkpointer
 from engine.clock import Clock, as_utc, clock_from
 from engine.config import Settings
 from engine.db import make_engine
-from engine.kafka import make_producer
+from engine.heartbeat import Heartbeat
+from engine.kafka import flush_waiting, make_producer
 from engine.models import PENDING_SQL
+from engine.outage import WAITING_FOR_BROKER, GaveUp, Outage, sleeper
 from engine.store import TIMERS
 
 log = structlog.get_logger("denialflow.timers")
@@ -90,9 +95,13 @@ class TimerService:
     clock: Clock
     batch: int = 1000
     interval_s: float = 1.0
+    checkpointer: Checkpointer | None = None  # signs the audit chains' heads when due (engine/checkpoints.py)
+    heartbeat: Heartbeat | None = None
+    fired: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
+        self.outage = Outage(self.heartbeat or Heartbeat(self.engine, "timers"), log)
 
     def stop(self, *_: Any) -> None:
         self._stop.set()
@@ -105,6 +114,8 @@ class TimerService:
             fired += n
             if n < self.batch:
                 break
+        if self.checkpointer is not None:
+            self.checkpointer.maybe_checkpoint()
         return fired
 
     def _tick_batch(self) -> int:
@@ -117,18 +128,29 @@ class TimerService:
                 self.producer.send(self.topic, key=row.denial_id.encode(), value=orjson.dumps(fire_event(row)))
                 for row in rows
             ]
-            self.producer.flush()
+            flush_waiting(self.producer, self._waiting_for_broker)
             for future in futures:
                 future.get(timeout=0)  # raises if the broker refused: the transaction rolls back, nothing is marked
             _mark_fired(conn, rows, now)
         log.info("timers.fired", count=len(rows), oldest_due=as_utc(rows[0].due_at).isoformat())
         return len(rows)
 
+    def _waiting_for_broker(self) -> None:
+        self.outage.heartbeat.beat(WAITING_FOR_BROKER, fired=self.fired)
+        if self._stop.is_set():
+            raise GaveUp
+
     def run(self) -> None:
-        """Tick until stopped; a stop lets the batch in hand finish."""
-        while not self._stop.is_set():
-            self.tick()
-            self._stop.wait(self.interval_s)
+        """Tick until stopped, waiting out outages; a stop lets the batch in hand finish."""
+        pause = sleeper(self._stop.is_set)
+        try:
+            while not self._stop.is_set():
+                self.fired += self.outage.retry(self.tick, pause, lambda: {"fired": self.fired})
+                self.outage.running(fired=self.fired)
+                self._stop.wait(self.interval_s)
+        except GaveUp:
+            log.info("timers.stopped_while_waiting", state=self.outage.state)
+        self.outage.stopped(fired=self.fired)
 
     def run_until_signalled(self) -> None:
         signal.signal(signal.SIGTERM, self.stop)
@@ -137,13 +159,15 @@ class TimerService:
 
 
 def build_timer_service(settings: Settings, clock: Clock | None = None) -> TimerService:
+    engine = make_engine(settings.database_url)
     return TimerService(
-        make_engine(settings.database_url),
+        engine,
         make_producer(settings),
         settings.events_topic,
         clock or clock_from(settings.now),
         batch=settings.timer_batch,
         interval_s=settings.timer_interval_ms / 1000,
+        checkpointer=build_checkpointer(settings, engine),
     )
 
 

@@ -10,22 +10,25 @@ and the relay (`engine.outbox`, its own process) publishes it: nothing the batch
 produced can be lost, and the worker does not spend its core on producing. Offsets
 are committed before the next poll, and a rebalance only happens inside poll, so a
 revoked partition never has uncommitted work.
+
+The database or the broker being away is waited out with the batch in hand (see
+`engine.poll_loop`): step 1 or 2 is retried until it succeeds, and a step 1 that did commit
+is not redone for a failed step 2.
 """
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 from kafka import KafkaConsumer
-from kafka.structs import OffsetAndMetadata, TopicPartition
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from engine import store
 from engine.errors import TransientError
-from engine.poll_loop import PollLoop
+from engine.heartbeat import Heartbeat
+from engine.poll_loop import Polled, PollLoop
 from engine.processor import BatchResult, Inbound, Processor
 
 log = structlog.get_logger("denialflow.worker")
@@ -52,19 +55,21 @@ class Worker(PollLoop):
         poll_timeout_ms: int,
         db_retries: int,
         on_commit: Callable[[Committed], None] | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
-        super().__init__(consumer, poll_timeout_ms=poll_timeout_ms, max_records=batch_size)
+        super().__init__(consumer, poll_timeout_ms=poll_timeout_ms, max_records=batch_size,
+                         heartbeat=heartbeat or Heartbeat(engine, "worker"), log=log)  # fmt: skip
         self.engine = engine
         self.processor = processor
         self.db_retries = db_retries
         self.on_commit = on_commit
 
-    def handle(self, polled: dict[TopicPartition, list[Any]]) -> None:
+    def handle(self, polled: Polled) -> None:
         started = time.perf_counter()
         records = [r for batch in polled.values() for r in batch]
         messages = [Inbound(r.topic, r.partition, r.offset, r.key, r.value) for r in records]
-        result = self._commit_batch(messages)
-        self.consumer.commit({tp: OffsetAndMetadata(batch[-1].offset + 1, "", -1) for tp, batch in polled.items()})
+        result = self.waited_out(polled, lambda: self._commit_batch(messages))
+        self.waited_out(polled, lambda: self.commit(polled))
         log.info(
             "batch.committed",
             records=len(records),
@@ -79,21 +84,18 @@ class Worker(PollLoop):
             self.on_commit(Committed(result, len(records), time.time(), [r.timestamp for r in records]))
 
     def _commit_batch(self, messages: list[Inbound]) -> BatchResult:
-        """Step 1 of the commit order, retried on transient errors, never half-applied."""
+        """Step 1 of the commit order, never half-applied. A lost race with another worker is
+        retried ``db_retries`` times here; the database being away propagates, to be waited out."""
         for attempt in range(self.db_retries + 1):
             try:
                 with self.engine.begin() as conn:
                     result = self.processor.process(conn, messages)
                     store.write_batch(conn, result.write, result.now)
                 return result
-            except (TransientError, IntegrityError, OperationalError) as exc:
+            except (TransientError, IntegrityError) as exc:
                 retry = attempt < self.db_retries
                 log.warning("batch.retry" if retry else "batch.failed", attempt=attempt + 1, error=type(exc).__name__)
                 if not retry:
-                    raise
-                time.sleep(min(0.1 * 2**attempt, 2.0))
-            except DBAPIError as exc:
-                if not exc.connection_invalidated or attempt == self.db_retries:
                     raise
                 time.sleep(min(0.1 * 2**attempt, 2.0))
         raise AssertionError("unreachable")

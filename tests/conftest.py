@@ -62,7 +62,7 @@ def _truncate(url: str) -> None:
     with engine.begin() as conn:
         tables = (
             "denials, audit_entries, processed_events, outbox, authorizations, owner_workload, review_items, timers,"
-            " api_tokens, outcome_events, ingest_files, denial_keys"
+            " api_tokens, web_sessions, outcome_events, ingest_files, denial_keys, audit_checkpoints"
         )
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
     engine.dispose()
@@ -102,6 +102,7 @@ def make_settings(broker: BundledBroker, db_url: str) -> Settings:
         transitions_topic=f"{tag}.transitions",
         dlq_topic=f"{tag}.dlq",
         remits_topic=f"{tag}.remits",
+        checkpoints_topic=f"{tag}.checkpoints",
         group_id=f"{tag}.engine",
         remits_group_id=f"{tag}.remits",
         partitions=3,

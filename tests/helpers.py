@@ -4,12 +4,13 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Engine, func, select, text
 
 from consumers.denial_events import build_worker
 from engine import store
@@ -169,3 +170,19 @@ def feed_summary(settings: Settings) -> tuple[set[str], dict[str, list[int]]]:
 def settings_env(settings: Settings) -> dict[str, str]:
     """The DENIALFLOW_* variables that make a child process use these settings."""
     return {f"DENIALFLOW_{k.upper()}": str(v) for k, v in settings.model_dump().items() if v is not None}
+
+
+@contextmanager
+def tampering(engine: Engine) -> Iterator[Connection]:
+    """A transaction as an insider with the owner's rights, who lifts the append-only trigger first.
+    PostgreSQL's test database serves the whole session, so the trigger is back at commit; a SQLite
+    store is a fresh file per test."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only"))
+            yield conn
+            conn.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only"))
+        else:
+            conn.execute(text("DROP TRIGGER audit_entries_no_update"))
+            conn.execute(text("DROP TRIGGER audit_entries_no_delete"))
+            yield conn

@@ -14,95 +14,31 @@ balance are `X12Warning`s on the `ReadReport`.
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TypeVar
 
 from engine.x12.claims import Adjustment, Claim, ProviderAdjustment, Remittance, ServiceLine
-from engine.x12.tokens import Segment, Source, X12Error, X12Warning, segments
+from engine.x12.elements import composite, money, need, quantity, x12_date
+from engine.x12.envelope import MAX_KEPT, Kind, Report, check_se, read_envelopes
+from engine.x12.tokens import Segment, Source, X12Error
 
-SUPPORTED_VERSIONS = ("00501", "00401")
-#: Warnings and PLB transactions a read keeps (a file could have one per transaction).
-MAX_KEPT = 1000
-#: ISA01..ISA16 are fixed width (the header is 106 characters).
-ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 _CLAIM_END = {"CLP", "LX", "PLB"}
 _SERVICE_DATES = {"472", "150"}
 _CLAIM_DATES = {"232", "050"}
 PRODUCTION_DATE = "405"
 _GUIDES = ("005010X221", "004010X091")
 BARE_GUIDE = "005010X221A1"  # transactions without an envelope name no guide: read as 5010
-#: Component separators files use in practice, tried when a composite does not split by ISA16.
+REMITTANCE = Kind("835", "HP")
 T = TypeVar("T")
-_COMPONENT_SEPARATORS = (":", ">", "^", "|", "\\")
 
 
 @dataclass(slots=True)
-class ReadReport:
-    """What a read found outside the claims: the warnings the file is accepted with, how many
-    transactions it held, and the transactions with provider adjustments (PLB). A large file
-    keeps its first `MAX_KEPT` warnings and PLB transactions in memory; the counts are whole."""
+class ReadReport(Report):
+    """What a read found outside the claims: `Report`'s warnings and transaction count, and
+    the transactions with provider adjustments (PLB), the first `MAX_KEPT` kept in memory."""
 
-    warnings: list[X12Warning] = field(default_factory=list)
-    codes: dict[str, int] = field(default_factory=dict)  # every warning's code: how often
-    transactions: int = 0
     adjusted: list[Remittance] = field(default_factory=list)
     provider_adjustments: int = 0
-
-    def add(self, warning: X12Warning) -> None:
-        self.codes[warning.code] = self.codes.get(warning.code, 0) + 1
-        if len(self.warnings) < MAX_KEPT:
-            self.warnings.append(warning)
-
-    def warn(self, code: str, segment: int, message: str) -> None:
-        self.add(X12Warning(code, segment, message))
-
-
-def money(seg: Segment, index: int, required: bool = True) -> Decimal:
-    raw = seg.get(index)
-    if not raw and not required:
-        return Decimal(0)
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not value.is_finite() or abs(value) >= 10**12:
-        raise X12Error(seg.position, f"{seg.id}{index:02d} {raw!r} is not an amount")
-    cents = value.quantize(Decimal("0.01"))
-    if cents != value:
-        raise X12Error(seg.position, f"{seg.id}{index:02d} {raw!r} has fractions of a cent")
-    return cents
-
-
-def quantity(seg: Segment, index: int) -> Decimal | None:
-    raw = seg.get(index)
-    if not raw:
-        return None
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise X12Error(seg.position, f"{seg.id}{index:02d} {raw!r} is not a number") from None
-    if not value.is_finite():
-        raise X12Error(seg.position, f"{seg.id}{index:02d} {raw!r} is not a number")
-    return value
-
-
-def x12_date(seg: Segment, index: int) -> date:
-    raw = seg.get(index)
-    if len(raw) == 6 and raw.isdigit():  # 4010 YYMMDD in a few segments
-        raw = ("20" if raw < "50" else "19") + raw
-    try:
-        if len(raw) != 8 or not raw.isdigit():
-            raise ValueError
-        return date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
-    except ValueError:
-        raise X12Error(seg.position, f"{seg.id}{index:02d} {raw!r} is not a date (CCYYMMDD)") from None
-
-
-def need(seg: Segment, index: int, what: str) -> str:
-    value = seg.get(index)
-    if not value:
-        raise X12Error(seg.position, f"{seg.id}{index:02d} ({what}) is missing")
-    return value
 
 
 def _adjustments(seg: Segment) -> list[Adjustment]:
@@ -124,35 +60,19 @@ def _adjustments(seg: Segment) -> list[Adjustment]:
     return out
 
 
-def _composite(seg: Segment, index: int, report: ReadReport) -> list[str]:
-    """A composite element split by ISA16; a file that declares one component separator and
-    writes another (``HC>99213`` under ISA16 ``:``) is read with the one it uses, and warned."""
-    parts = seg.components(index)
-    if len(parts) > 1:
-        return parts
-    raw = seg.get(index)
-    used = next((c for c in _COMPONENT_SEPARATORS if c in raw and c != seg.separators.element), None)
-    if used is None:
-        return parts
-    report.warn("envelope.component_separator", seg.position,
-                f"{seg.id}{index:02d} separates components with {used!r}, ISA16 declares "
-                f"{seg.separators.component!r}")  # fmt: skip
-    return raw.split(used)
-
-
 def _service_line(seg: Segment, number: int, report: ReadReport) -> ServiceLine:
-    composite = _composite(seg, 1, report)
-    if len(composite) < 2 or not composite[1]:
+    procedure = composite(seg, 1, report.add)
+    if len(procedure) < 2 or not procedure[1]:
         sep = seg.separators.component
         raise X12Error(
             seg.position, f"SVC01 {seg.get(1)!r} is not a qualifier and procedure code separated by {sep!r} (ISA16)"
         )
-    billed = _composite(seg, 6, report) if seg.get(6) else []
+    billed = composite(seg, 6, report.add) if seg.get(6) else []
     return ServiceLine(
         number=number,
-        qualifier=composite[0],
-        procedure=composite[1],
-        modifiers=tuple(m for m in composite[2:6] if m),
+        qualifier=procedure[0],
+        procedure=procedure[1],
+        modifiers=tuple(m for m in procedure[2:6] if m),
         charge=money(seg, 2),
         paid=money(seg, 3),
         units=quantity(seg, 5),
@@ -296,16 +216,8 @@ class _Transaction:
         """End the transaction at its SE: check its count, control number and balance; return
         the claim the SE ended, if one was open."""
         report = self.report
-        counted = self.count + 1
-        declared = se.get(1)
-        if declared != str(counted):
-            report.warn("envelope.se01_count", se.position,
-                        f"SE01 says {declared!r} segments but the transaction has {counted}")  # fmt: skip
-        if se.get(2) != self.remit.control_number:
-            report.warn("envelope.se02_control", se.position,
-                        f"SE02 {se.get(2)!r} does not match ST02 {self.remit.control_number!r}")  # fmt: skip
+        check_se(se, self.count + 1, self.remit.control_number, report)
         self._balance()
-        report.transactions += 1
         if self.remit.provider_adjustments:
             report.provider_adjustments += len(self.remit.provider_adjustments)
             if len(report.adjusted) < MAX_KEPT:
@@ -326,86 +238,17 @@ class _Transaction:
                         f"less the provider adjustments (PLB) {plb} = {expected}")  # fmt: skip
 
 
-def _isa_widths(isa: Segment, report: ReadReport) -> None:
-    for number, width in enumerate(ISA_WIDTHS, start=1):
-        if len(isa.elements[number]) != width:
-            report.warn(
-                "envelope.isa_width",
-                isa.position,
-                f"ISA{number:02d} is {len(isa.elements[number])} characters wide; its fixed width is {width}",
-            )
-
-
 def read_835(stream: Source, report: ReadReport | None = None) -> Iterator[tuple[Remittance, Claim]]:
     """Every claim in the file with its remittance; raises `X12Error` on damage that makes the
     claim data uncertain, and notes what it accepts the file with on ``report``."""
     report = ReadReport() if report is None else report
-    isa: Segment | None = None
-    gs: Segment | None = None
-    tx: _Transaction | None = None
-    groups = transactions = 0
-    bare = False
-    for seg in segments(stream, report.add):
-        sid = seg.id
-        if sid == "ISA":
-            if isa is not None:
-                raise X12Error(seg.position, "ISA inside an interchange (the previous one has no IEA)")
-            if len(seg.elements) != 17:
-                raise X12Error(seg.position, f"ISA has {len(seg.elements) - 1} elements; it must have 16")
-            if not seg.get(12).startswith(SUPPORTED_VERSIONS):  # the envelope's version; GS08 names the 835's
-                report.warn("envelope.isa12_version", seg.position,
-                            f"ISA12 version {seg.get(12)!r} is not 00401 or 00501")  # fmt: skip
-            _isa_widths(seg, report)
-            isa, groups = seg, 0
-        elif isa is None and not (bare or (sid == "ST" and seg.position == 1)):
-            raise X12Error(seg.position, f"{sid} before any ISA interchange header")
-        elif sid == "GS":
-            if gs is not None:
-                raise X12Error(seg.position, "GS inside a functional group (the previous one has no GE)")
-            if seg.get(1) != "HP":
-                raise X12Error(seg.position, f"GS01 {seg.get(1)!r}: an 835 travels in a HP functional group")
-            gs, transactions = seg, 0
-        elif sid == "ST":
-            bare = bare or isa is None  # a file of bare transactions (the tokenizer warned)
-            if (gs is None and not bare) or tx is not None:
-                raise X12Error(seg.position, "ST outside a functional group or inside another transaction")
-            tx = _Transaction(seg, _version(gs, isa, report) if gs is not None else BARE_GUIDE, report)
-        elif sid == "SE":
-            if tx is None:
-                raise X12Error(seg.position, "SE without an ST")
-            last = tx.close(seg)
-            if last is not None:
-                yield tx.remit, last
-            tx, transactions = None, transactions + 1
-        elif tx is not None:
-            claim = tx.add(seg)
-            if claim is not None:
-                yield tx.remit, claim
-        elif sid == "GE":
-            if gs is None:
-                raise X12Error(seg.position, "GE without a GS")
-            _trailer(seg, transactions, gs.get(6), "GE", "transaction sets", "GS06", report)
-            gs, groups = None, groups + 1
-        elif sid == "IEA":
-            if gs is not None:
-                raise X12Error(seg.position, "IEA inside a functional group (no GE)")
-            _trailer(seg, groups, isa.get(13), "IEA", "functional groups", "ISA13", report)
-            isa = None
-        else:
-            raise X12Error(seg.position, f"{sid} outside a transaction set")
-    if tx is not None:
-        raise X12Error(tx.st.position, "the file ends inside the transaction set this ST opens (no SE): "
-                                       "its claims may be cut short")  # fmt: skip
-    if gs is not None:
-        if not transactions:
-            raise X12Error(gs.position, "the file ends inside the functional group this GS opens, before any ST")
-        report.warn("envelope.ge_missing", gs.position, f"the file ends after the last SE: GS {gs.get(6)!r} has no GE")
-        groups += 1
-    if isa is not None:
-        if not groups:
-            raise X12Error(isa.position, "the file ends inside the interchange this ISA opens, before any GS")
-        report.warn("envelope.iea_missing", isa.position,
-                    f"the file ends after the last group: ISA {isa.get(13)!r} has no IEA")  # fmt: skip
+
+    def open_transaction(st: Segment, gs: Segment | None, isa: Segment | None) -> _Transaction:
+        version = _version(gs, isa, report) if gs is not None and isa is not None else BARE_GUIDE
+        return _Transaction(st, version, report)
+
+    for tx, claim in read_envelopes(stream, REMITTANCE, open_transaction, report):
+        yield tx.remit, claim  # type: ignore[attr-defined]
 
 
 def _version(gs: Segment, isa: Segment, report: ReadReport) -> str:
@@ -419,12 +262,3 @@ def _version(gs: Segment, isa: Segment, report: ReadReport) -> str:
     release = next((guide for guide in _GUIDES if guide[2:6] == named), _GUIDES[0])
     report.warn("envelope.gs08_version", gs.position, f"GS08 {version!r} is not an 835 guide: read as {release}")
     return release
-
-
-def _trailer(seg: Segment, counted: int, control: str, name: str, what: str, header: str, report: ReadReport) -> None:
-    if seg.get(1) != str(counted):
-        report.warn(f"envelope.{name.lower()}01_count", seg.position,
-                    f"{name}01 says {seg.get(1)!r} {what} but there are {counted}")  # fmt: skip
-    if seg.get(2) != control:
-        report.warn(f"envelope.{name.lower()}02_control", seg.position,
-                    f"{name}02 {seg.get(2)!r} does not match {header} {control!r}")  # fmt: skip

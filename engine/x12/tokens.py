@@ -21,7 +21,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class X12Error(Exception):
-    """A file that is not a well-formed 835: names the segment position and the problem."""
+    """A file that is not well-formed X12 (835 or 837): names the segment position and the problem."""
 
     def __init__(self, position: int, problem: str) -> None:
         super().__init__(f"segment {position}: {problem}" if position else problem)
@@ -99,22 +99,26 @@ def _separators(header: str) -> tuple[Separators, bool] | None:
 _BARE_LOOKAHEAD = 120
 
 
-def _bare_transaction(text: str) -> Separators | None:
-    """A file that starts at ``ST*835*...`` without its envelope: the element separator is the
-    character after ``ST``, the terminator the first one after ST02 that is no letter, digit,
-    space or element separator; components take ``:`` (or ``>``), the composites warn if not."""
+def _bare_transaction(text: str, transaction_set: str) -> Separators | None:
+    """A file that starts at ``ST*835*...`` (the reader's transaction set) without its envelope:
+    the element separator is the character after ``ST``, the terminator the first one after
+    ST02 that is no letter, digit, space or element separator; components take ``:`` (or
+    ``>``), the composites warn if not."""
     if not text.startswith("ST") or len(text) < 4 or text[2].isalnum() or text[2] in _WHITESPACE:
         return None
     element = text[2]
     terminator = next((c for c in text[3:_BARE_LOOKAHEAD] if not c.isalnum() and c not in (element, " ")), None)
-    if terminator is None or not text[3:].startswith("835"):
+    if terminator is None or not text[3:].startswith(transaction_set):
         return None
     component = next(c for c in ":>^" if c not in (element, terminator))
     return Separators(element, component, terminator)
 
 
-def segments(stream: Source, warn: Callable[[X12Warning], None] = lambda _: None) -> Iterator[Segment]:
-    """Every segment of every interchange in the file, in order. Reads in 1 MiB chunks.
+def segments(
+    stream: Source, warn: Callable[[X12Warning], None] = lambda _: None, transaction_set: str = "835"
+) -> Iterator[Segment]:
+    """Every segment of every interchange in the file, in order. Reads in 1 MiB chunks. A file
+    may also be bare ``transaction_set`` transactions (ST..SE without ISA/GS).
 
     Layout defects the segments survive intact go to ``warn``. The file may end after any
     segment: whether the trailers it lacks matter is the reader's call."""
@@ -151,7 +155,7 @@ def segments(stream: Source, warn: Callable[[X12Warning], None] = lambda _: None
             pass
         while position == 0 and len(text) < _BARE_LOOKAHEAD and fill():
             pass
-        bare = _bare_transaction(text) if position == 0 else None
+        bare = _bare_transaction(text, transaction_set) if position == 0 else None
         if bare is not None:
             seps, leading = bare, False
             warn(X12Warning("envelope.isa_missing", 1, "the file starts at ST, with no ISA/GS envelope: separators "

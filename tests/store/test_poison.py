@@ -4,15 +4,18 @@ and written, on SQLite and PostgreSQL."""
 
 import hashlib
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from engine import store
-from engine.processor import DEAD_LETTER_MAX_BYTES, Inbound, Processor, Topics
+from engine.errors import ConcurrencyConflict
+from engine.processor import ACCEPTED, DEAD_LETTER_MAX_BYTES, Inbound, Processor, Topics, body_digest
+from engine.timers import fire_event
 from tests.factories import LEAD, event_doc, received_doc, received_id, touch
-from tests.store.batches import NOW, commit, inbound
+from tests.store.batches import NOW, PROCESSOR, commit, inbound
 from workflows.policy import LivePolicy
 from workflows.routing import Routing
 
@@ -127,3 +130,78 @@ def test_an_escalation_detail_is_bounded_in_size_and_depth(engine: Engine) -> No
     result, _ = commit(engine, inbound([received_doc(82), wide, deep]))
     fields = [json.loads(dict(m.headers)["denialflow.error"])["field"] for m in result.write.outbox if m.topic == "dlq"]
     assert fields == ["data.detail", "data.detail"]
+
+
+def _codes(result: Any) -> list[str]:
+    return [json.loads(dict(m.headers)["denialflow.error"])["code"] for m in result.write.outbox if m.topic == "dlq"]
+
+
+def _processed(engine: Engine, event_id: str) -> tuple[str, str | None]:
+    with engine.connect() as conn:
+        row = conn.execute(select(store.PROCESSED).where(store.PROCESSED.c.event_id == event_id)).one()
+    return row.outcome, row.digest
+
+
+def _received(engine: Engine, n: int) -> tuple[str, str]:
+    """A denial on file, and its owner (a touch by anyone else is refused)."""
+    doc = received_doc(n)
+    commit(engine, inbound([doc]))
+    with engine.connect() as conn:
+        return received_id(doc), store.get_denial(conn, received_id(doc)).owner
+
+
+def test_a_refused_event_dedupes_its_redelivery_but_does_not_reserve_its_id(engine: Engine) -> None:
+    denial, owner = _received(engine, 91)
+    squat = {**touch(denial, "not.the.owner"), "event_id": "shared-7"}
+    first, _ = commit(engine, inbound([squat], start=10))
+    assert (first.rejected, len(_codes(first))) == (1, 1)
+    again, _ = commit(engine, inbound([squat], start=11))  # redelivered: the same bytes
+    assert (again.duplicates, again.rejected, again.write.outbox) == (1, 0, [])
+    legit = {**touch(denial, owner), "event_id": "shared-7"}
+    applied, _ = commit(engine, inbound([legit], start=12))
+    assert (applied.applied, applied.rejected) == (1, 0)
+    assert _processed(engine, "shared-7") == ("applied", body_digest(json.dumps(legit).encode()))
+    with engine.connect() as conn:
+        assert store.get_denial(conn, denial).touches == 1
+    other = {**touch(denial, owner, day=2), "event_id": "shared-7"}
+    conflict, _ = commit(engine, inbound([other], start=13))  # an applied id is kept: another body is a conflict
+    assert _codes(conflict) == ["event.conflicting_duplicate"]
+
+
+def test_a_refusal_and_another_body_under_its_id_in_one_batch_apply_the_second(engine: Engine) -> None:
+    denial, owner = _received(engine, 92)
+    squat, legit = ({**touch(denial, who), "event_id": "shared-8"} for who in ("not.the.owner", owner))
+    result, _ = commit(engine, inbound([squat, legit], start=10))
+    assert (result.rejected, result.applied, len(result.write.processed)) == (1, 1, 1)
+    assert _processed(engine, "shared-8")[0] == "applied"
+
+
+def test_an_id_reclaimed_under_a_batch_is_a_conflict_the_batch_retries(engine: Engine) -> None:
+    denial, owner = _received(engine, 93)
+    commit(engine, inbound([{**touch(denial, "not.the.owner"), "event_id": "shared-9"}], start=10))
+    legit = inbound([{**touch(denial, owner), "event_id": "shared-9"}], start=11)
+    with engine.connect() as conn:
+        result = PROCESSOR.process(conn, legit)
+    with engine.begin() as conn:  # meanwhile another worker replaced the refusal
+        conn.execute(update(store.PROCESSED).where(store.PROCESSED.c.event_id == "shared-9").values(digest="x"))
+    with pytest.raises(ConcurrencyConflict), engine.begin() as conn:
+        store.write_batch(conn, result.write, NOW)
+
+
+def test_timer_and_835_ids_are_refused_from_other_producers_and_stay_theirs(engine: Engine) -> None:
+    denial, owner = _received(engine, 94)
+    with engine.connect() as conn:
+        row = next(iter(store.load_timers(conn, [denial])[denial].values()))
+    fired = fire_event(SimpleNamespace(**vars(row), detail={"age_days": 61}))
+    receipt = {**received_doc(95), "event_id": "835-0b6e51a177a4"}
+    squats = [{**touch(denial, owner), "event_id": fired["event_id"]},
+              {**fired, "actor": "clearinghouse"},
+              {**touch(denial, owner), "event_id": receipt["event_id"]}]  # fmt: skip
+    result, _ = commit(engine, inbound(squats, start=10))
+    assert _codes(result) == ["event.reserved_id"] * 3
+    letters = [json.loads(dict(m.headers)["denialflow.error"])["field"] for m in result.write.outbox]
+    assert letters == ["event_id"] * 3
+    result, _ = commit(engine, inbound([fired, receipt], start=20))
+    assert (result.applied, result.rejected) == (2, 0)
+    assert _processed(engine, fired["event_id"])[0] in ACCEPTED
+    assert _processed(engine, receipt["event_id"])[0] == "applied"

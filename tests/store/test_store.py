@@ -3,10 +3,10 @@
 import json
 
 import pytest
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, select, update
 
 from engine import store
-from engine.audit import entry_hash, verify
+from engine.audit import verify
 from engine.demo import demo_events, poison_messages
 from engine.errors import ConcurrencyConflict
 from engine.processor import Inbound
@@ -99,46 +99,6 @@ def test_audit_verify_passes_on_an_honest_log(engine: Engine, demo: list[Inbound
     with engine.connect() as conn:
         checked, broken = verify(conn)
     assert broken is None and checked > 100
-
-
-def _tamper(engine: Engine, action: str) -> str:
-    a = store.AUDIT
-    with engine.begin() as conn:
-        victim = conn.execute(select(a).where(a.c.seq == 4).order_by(a.c.denial_id).limit(1)).mappings().one()
-        if action == "update":
-            conn.execute(update(a).where(a.c.id == victim["id"]).values(actor="someone.else"))
-        elif action == "delete":
-            conn.execute(delete(a).where(a.c.id == victim["id"]))
-        elif action == "delete_last":
-            last = conn.scalar(select(a.c.id).where(a.c.denial_id == victim["denial_id"]).order_by(a.c.seq.desc()))
-            conn.execute(delete(a).where(a.c.id == last))
-        elif action == "insert":
-            later = (a.c.denial_id == victim["denial_id"], a.c.seq >= 4)
-            conn.execute(update(a).where(*later).values(seq=a.c.seq + 1000))  # two steps: seq is unique
-            conn.execute(update(a).where(*later).values(seq=a.c.seq - 999))
-            forged = {**{k: v for k, v in victim.items() if k != "id"}, "reason": "forged"}
-            forged["hash"] = entry_hash(forged)  # a careful forger re-hashes the row it inserts
-            conn.execute(insert(a).values(forged))
-    return victim["denial_id"]
-
-
-@pytest.mark.parametrize(
-    ("action", "problem"),
-    [
-        ("update", "altered"),
-        ("delete", "sequence gap"),
-        ("delete_last", "head seq"),
-        ("insert", "prev_hash"),
-    ],
-)
-def test_audit_verify_names_the_first_broken_entry(
-    engine: Engine, demo: list[Inbound], action: str, problem: str
-) -> None:
-    denial_id = _tamper(engine, action)
-    with engine.connect() as conn:
-        _, broken = verify(conn)
-    assert broken is not None and broken.denial_id == denial_id
-    assert problem in broken.problem
 
 
 def test_replay_reaches_the_stored_state_for_every_denial(engine: Engine, demo: list[Inbound]) -> None:

@@ -1,11 +1,18 @@
 import json
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from engine.claim_identity import claim_line_key, denial_id_for, legacy_denial_id_for
+from engine.demo_remit import demo_remittance
 from engine.errors import Rejected
-from engine.events import EVENT_TYPES, decode
-from tests.factories import received_doc, received_id, touch
+from engine.events import EVENT_TYPES, decode, parse
+from engine.ingest import ingest_file
+from engine.processor import RESERVED_IDS, reserved_id
+from engine.timers import fire_event
+from tests.factories import T0, received_doc, received_id, touch
 
 
 def _raw(doc: object) -> bytes:
@@ -107,3 +114,43 @@ def test_receipt_with_a_conflicting_denial_id_is_refused() -> None:
         decode(_raw(doc))
     assert "derived" in err.value.message
     assert decode(_raw({**doc, "denial_id": received_id(doc)})).denial_id == received_id(doc)
+
+
+def _as(doc: dict, event_id: str, actor: str, role: str) -> object:
+    return decode(_raw({**doc, "event_id": event_id, "actor": actor, "role": role}))
+
+
+@pytest.mark.parametrize(
+    ("event_id", "actor", "role", "reserved"),
+    [
+        ("timer-d1-follow_up-1", "timer-service", "system", False),
+        ("timer-d1-follow_up-1", "clearinghouse", "system", True),
+        ("timer-d1-follow_up-1", "lena.lead", "lead", True),
+        ("835-0b6e51a1", "clearinghouse", "system", False),
+        ("835-0b6e51a1", "anyone.system", "system", False),
+        ("835-0b6e51a1", "amy", "staff", True),
+        ("web-0b6e51a1", "amy", "staff", False),
+        ("TIMER-d1", "amy", "staff", False),  # ids are case-sensitive: another id, nobody's namespace
+    ],
+)
+def test_timer_and_835_ids_are_reserved_to_their_producers(
+    event_id: str, actor: str, role: str, reserved: bool
+) -> None:
+    refusal = reserved_id(_as(touch("d1", "amy"), event_id, actor, role))
+    assert (refusal.code, refusal.field) == ("event.reserved_id", "event_id") if reserved else refusal is None
+
+
+def test_the_timer_service_and_the_835_reader_send_ids_in_their_own_namespace(tmp_path: Path) -> None:
+    row = SimpleNamespace(denial_id="d1", rule="follow_up", generation=2, due_at=T0, detail={})
+    assert reserved_id(parse(fire_event(row))) is None
+    path = tmp_path / "demo.835"
+    path.write_bytes(demo_remittance(date(2026, 10, 28)))
+    sent: list[bytes] = []
+    assert ingest_file(path, lambda _key, value: sent.append(value) and None).published == len(sent) > 0
+    events = [decode(value) for value in sent]
+    assert all(e.event_id.startswith("835-") and reserved_id(e) is None for e in events)
+    assert {e.type for e in events} >= {"denial.received", "denial.reversed"}
+
+
+def test_the_web_api_ids_are_in_no_reserved_namespace() -> None:
+    assert not any(prefix.startswith("web-") or "web-".startswith(prefix) for prefix, _, _ in RESERVED_IDS)
