@@ -28,7 +28,7 @@ from engine.ingest import FileResult, ingest_stream
 from engine.kafka import flush_waiting, make_consumer, make_producer
 from engine.outage import GaveUp
 from engine.poll_loop import Polled, PollLoop
-from engine.processor import Inbound, dead_letter
+from engine.records import Inbound, dead_letter
 from workflows.payers import PayerPolicies
 
 log = structlog.get_logger("denialflow.remits")

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.claim_identity import receipt_denial_id
-from engine.events import Adjustment
+from engine.event_data import Adjustment
 from workflows.classification import ClaimContext, classify
 from workflows.routing import Routing
 

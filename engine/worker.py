@@ -29,7 +29,8 @@ from engine import store
 from engine.errors import TransientError
 from engine.heartbeat import Heartbeat
 from engine.poll_loop import Polled, PollLoop
-from engine.processor import BatchResult, Inbound, Processor
+from engine.processor import BatchResult, Processor
+from engine.records import Inbound
 
 log = structlog.get_logger("denialflow.worker")
 

@@ -24,7 +24,7 @@ from engine import store
 from engine.broker import BundledBroker, free_port
 from engine.config import Settings
 from engine.db import make_engine, upgrade
-from engine.events import Role
+from engine.event_data import Role
 from engine.ingest import ingest_file
 from engine.netcheck import port_answers
 from engine.runtime_file import EmbeddedEngine, advertised, with_running_engine

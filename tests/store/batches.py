@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from engine import store
-from engine.processor import BatchResult, Inbound, Processor, Topics
+from engine.processor import BatchResult, Processor, Topics
+from engine.records import Inbound
 from workflows.policy import LivePolicy
 from workflows.routing import Routing
 

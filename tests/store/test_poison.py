@@ -12,7 +12,8 @@ from sqlalchemy import Engine, select, update
 
 from engine import store
 from engine.errors import ConcurrencyConflict
-from engine.processor import ACCEPTED, DEAD_LETTER_MAX_BYTES, Inbound, Processor, Topics, body_digest
+from engine.processor import ACCEPTED, Processor, Topics
+from engine.records import DEAD_LETTER_MAX_BYTES, Inbound, body_digest
 from engine.timers import fire_event
 from tests.factories import LEAD, event_doc, received_doc, received_id, touch
 from tests.store.batches import NOW, PROCESSOR, commit, inbound

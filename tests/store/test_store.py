@@ -9,7 +9,7 @@ from engine import store
 from engine.audit import verify
 from engine.demo import demo_events, poison_messages
 from engine.errors import ConcurrencyConflict
-from engine.processor import Inbound
+from engine.records import Inbound
 from engine.replay import replay
 from tests.factories import received_doc, received_id, touch
 from tests.store.batches import NOW, commit, inbound

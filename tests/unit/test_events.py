@@ -10,7 +10,7 @@ from engine.demo_remit import demo_remittance
 from engine.errors import Rejected
 from engine.events import EVENT_TYPES, decode, parse
 from engine.ingest import ingest_file
-from engine.processor import RESERVED_IDS, reserved_id
+from engine.records import RESERVED_IDS, reserved_id
 from engine.timers import fire_event
 from tests.factories import T0, received_doc, received_id, touch
 

@@ -12,7 +12,7 @@ from engine import store
 from engine.clock import ManualClock
 from engine.config import Settings
 from engine.db import make_engine
-from engine.events import Role
+from engine.event_data import Role
 from engine.web.app import create_app
 from engine.web.auth import create_token
 from tests.factories import T0, received_doc, received_id

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from engine import store
 from engine.config import Settings
 from engine.db import make_engine
-from engine.events import Role
+from engine.event_data import Role
 from engine.web.app import create_app
 from engine.web.auth import create_token
 from tests.factories import LEAD, T0, event_doc, received_doc, received_id

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from engine import quarantine
 from engine.config import Settings
 from engine.db import make_engine
-from engine.events import Role
+from engine.event_data import Role
 from engine.ingest import ingest_file
 from engine.web.app import create_app
 from engine.web.auth import create_token

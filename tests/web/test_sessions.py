@@ -8,7 +8,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from engine.cli import app as cli
-from engine.events import Role
+from engine.event_data import Role
 from engine.models import WebSession
 from engine.web.auth import create_token
 from engine.web.sessions import COOKIE, digest
