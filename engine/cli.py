@@ -17,6 +17,7 @@ from engine.audit import verify
 from engine.cli_checkpoints import TOPIC, CheckpointsOpt, audit_checkpoint, verify_checkpoints
 from engine.cli_common import DbOpt, HostOpt, KafkaOpt, NowOpt, PortOpt, console, parse_day, settings
 from engine.cli_intake import auth_app, codes_app, ingest
+from engine.cli_parked import parked_app
 from engine.cli_queries import escalations, payers, queue, report_app, reviews, stuck, triage
 from engine.clock import clock_from
 from engine.db import make_engine, upgrade
@@ -44,6 +45,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(auth_app, name="auth")
 app.add_typer(codes_app, name="codes")
 app.add_typer(report_app, name="report")
+app.add_typer(parked_app, name="parked")
 app.command()(ingest)
 app.command()(reviews)
 app.command()(triage)

@@ -1,16 +1,27 @@
 """The relay process: publishes committed outbox rows, stops cleanly, and stays single on PostgreSQL."""
 
+import hashlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+from typer.testing import CliRunner
 
 from consumers.denial_events import build_worker
+from engine import store
+from engine.cli import app
 from engine.config import Settings
+from engine.db import make_engine
 from engine.demo import demo_events
+from engine.messages import Message, pack
 from engine.outbox import build_relay
 from tests.helpers import Progress, outbox_count, publish, read_topic, settings_env
 
@@ -62,3 +73,38 @@ def test_a_second_relay_stands_by_while_the_first_is_active(pg_settings: Setting
     for r in relays:
         r.producer.close()
         r.engine.dispose()
+
+
+def _queue(settings: Settings, *rows: list[Message]) -> None:
+    engine = make_engine(settings.database_url)
+    with engine.begin() as conn:
+        for messages in rows:
+            conn.execute(insert(store.OUTBOX), {"created_at": datetime.now(UTC), "messages": pack(messages)})
+    engine.dispose()
+
+
+def _cli(settings: Settings, *args: str) -> Any:
+    return CliRunner().invoke(app, ["parked", *args, "--database-url", settings.database_url])
+
+
+def test_a_message_the_broker_can_never_take_is_parked_and_the_feed_goes_on(settings: Settings) -> None:
+    feed = settings.transitions_topic
+    huge = Message(feed, b"d-1", b"x" * (2 * 1024 * 1024), [])  # over the producer's 1 MiB request limit
+    _queue(settings, [Message(feed, b"d-1", b"first", []), huge], [Message(feed, b"d-2", b"after", [])])
+    relay = build_relay(settings)
+    assert relay.drain() == 3
+    assert outbox_count(settings.database_url) == 0
+    assert sorted(r.value for r in read_topic(settings, feed)) == [b"after", b"first"]
+    listed = _cli(settings, "list")
+    assert listed.exit_code == 0 and f"{feed}  {len(huge.value)} bytes  MessageSizeTooLargeError" in listed.output
+    parked_id = listed.output.split()[0]
+    shown = json.loads(_cli(settings, "show", parked_id).output)
+    assert shown["sha256"] == hashlib.sha256(huge.value).hexdigest() and shown["key_base64"] == "ZC0x"
+    assert _cli(settings, "requeue", parked_id).exit_code == 2  # not without --yes
+    assert "the relay sends it next" in _cli(settings, "requeue", parked_id, "--yes").output
+    assert outbox_count(settings.database_url) == 1
+    relay.drain()  # still too large: parked again, nothing lost, nothing sent twice
+    relay.producer.close()
+    [again] = _cli(settings, "list").output.splitlines()
+    assert "MessageSizeTooLargeError" in again and outbox_count(settings.database_url) == 0
+    assert _cli(settings, "show", "999999").exit_code == 1
