@@ -28,13 +28,12 @@ from engine import heartbeat
 from engine.clock import as_utc
 from engine.config import Settings
 from engine.lag import consumer_lag
-from engine.models import ParkedMessage
 from engine.netcheck import broker_admin
+from engine.parked import PARKED
 from engine.store import OUTBOX
 from engine.supervisor import DIED
 
 log = structlog.get_logger("denialflow.health")
-PARKED = ParkedMessage.__table__
 #: A process that beat within this, and neither stopped cleanly nor was replaced, must be alive.
 EXPECTED_WITHIN = timedelta(hours=1)
 STOPPED = "stopped"

@@ -14,7 +14,9 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import Engine, func, select
 
 from engine import store
+from engine.clock import as_utc
 from engine.lag import consumer_lag
+from engine.parked import PARKED
 from engine.timers import PENDING
 
 log = structlog.get_logger("denialflow.web")
@@ -46,6 +48,11 @@ def exposition(engine: Engine, now: datetime, admin: KafkaAdminClient | None = N
     transitions = Gauge("denialflow_transitions", "transitions, by trigger", ["trigger"], registry=registry)
     escalations = Gauge("denialflow_open_escalations", "denials in the escalation queue", registry=registry)
     backlog = Gauge("denialflow_timer_backlog", "timers due and not yet fired", registry=registry)
+    pending = Gauge("denialflow_outbox_pending", "change-feed rows the relay has not sent yet", registry=registry)
+    oldest = Gauge("denialflow_outbox_oldest_age_seconds", "age of the oldest unsent outbox row (0: none)",
+                   registry=registry)  # fmt: skip
+    parked = Gauge("denialflow_parked_messages", "messages the broker refused for good (denialflow parked list)",
+                   registry=registry)  # fmt: skip
     a, p, d, t = store.AUDIT.c, store.PROCESSED.c, store.DENIALS.c, store.TIMERS.c
     with engine.connect() as conn:
         first_entries = select(a.event_type, func.count(func.distinct(a.event_id))).group_by(a.event_type)
@@ -58,4 +65,8 @@ def exposition(engine: Engine, now: datetime, admin: KafkaAdminClient | None = N
         escalations.set(conn.scalar(select(func.count()).where(d.state == "escalated")) or 0)
         due = select(func.count()).select_from(store.TIMERS).where(PENDING, t.due_at <= now)
         backlog.set(conn.scalar(due) or 0)
+        rows, first = conn.execute(select(func.count(), func.min(store.OUTBOX.c.created_at))).one()
+        pending.set(rows)
+        oldest.set(max(0.0, (now - as_utc(first)).total_seconds()) if first is not None else 0)
+        parked.set(conn.scalar(select(func.count()).select_from(PARKED)) or 0)
     return generate_latest(registry).decode()

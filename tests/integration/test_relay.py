@@ -23,6 +23,7 @@ from engine.db import make_engine
 from engine.demo import demo_events
 from engine.messages import Message, pack
 from engine.outbox import build_relay
+from engine.web.metrics import exposition
 from tests.helpers import Progress, outbox_count, publish, read_topic, settings_env
 
 
@@ -98,6 +99,10 @@ def test_a_message_the_broker_can_never_take_is_parked_and_the_feed_goes_on(sett
     listed = _cli(settings, "list")
     assert listed.exit_code == 0 and f"{feed}  {len(huge.value)} bytes  MessageSizeTooLargeError" in listed.output
     parked_id = listed.output.split()[0]
+    engine = make_engine(settings.database_url)
+    scraped = exposition(engine, datetime.now(UTC))
+    engine.dispose()
+    assert "denialflow_parked_messages 1.0" in scraped and "denialflow_outbox_pending 0.0" in scraped
     shown = json.loads(_cli(settings, "show", parked_id).output)
     assert shown["sha256"] == hashlib.sha256(huge.value).hexdigest() and shown["key_base64"] == "ZC0x"
     assert _cli(settings, "requeue", parked_id).exit_code == 2  # not without --yes

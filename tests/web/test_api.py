@@ -96,6 +96,7 @@ def test_metrics_in_prometheus_format(api: Any) -> None:
     assert 'denialflow_transitions{trigger="classify"} 1.0' in text
     assert 'denialflow_events_applied{type="denial.received"} 1.0' in text
     assert "denialflow_open_escalations 0.0" in text and "denialflow_timer_backlog" in text
+    assert "denialflow_parked_messages 0.0" in text and "denialflow_outbox_oldest_age_seconds" in text
 
 
 def test_the_evidence_pack_proves_itself_and_shows_a_tampered_chain(api: Any, settings: Settings) -> None:
