@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from engine import store
 from engine.broker import free_port
+from engine.checkpoints import CHECKPOINTS
 from engine.config import Settings
 from engine.db import make_engine
 from engine.demo import demo_events
@@ -27,6 +28,7 @@ from tests.helpers import outbox_count, processed_count, read_topic
 from tests.ingest.test_samples import SAMPLES
 
 COMPOSE = Path(__file__).parents[2] / "docker-compose.yml"
+CADDYFILE = Path(__file__).parents[2] / "deploy" / "Caddyfile"
 BIN = Path(sys.executable).parent
 
 
@@ -37,7 +39,7 @@ def compose() -> dict[str, Any]:
 
 def test_compose_declares_the_production_stack(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"kafka", "postgres", "init", "worker", "relay", "timers", "remits", "web"}
+    assert set(services) == {"kafka", "postgres", "init", "worker", "relay", "timers", "remits", "web", "proxy"}
     kafka = services["kafka"]["environment"]
     assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert kafka["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
@@ -51,21 +53,51 @@ def test_compose_declares_the_production_stack(compose: dict[str, Any]) -> None:
         assert services[name]["depends_on"] == {"init": {"condition": "service_completed_successfully"}}
         assert services[name]["command"] == [name]
     web = services["web"]
-    assert web["command"] == ["serve"] and web["ports"] == ["8000:8000"]
+    assert web["command"] == ["serve"] and "ports" not in web and web["expose"] == ["8000"]  # only via the proxy
     assert (
         web["environment"]["DENIALFLOW_WEB_HOST"] == "0.0.0.0" and web["environment"]["DENIALFLOW_WEB_PORT"] == "8000"
     )
+    assert web["environment"]["DENIALFLOW_TRUST_FORWARDED_PROTO"] == "true"
     assert web["environment"]["DENIALFLOW_DATABASE_URL"] == services["worker"]["environment"]["DENIALFLOW_DATABASE_URL"]
     assert "/healthz" in " ".join(web["healthcheck"]["test"])
     worker_env = services["worker"]["environment"]
     assert worker_env["DENIALFLOW_BOOTSTRAP_SERVERS"] == "kafka:9092"
-    assert worker_env["DENIALFLOW_DATABASE_URL"].startswith("postgresql://denialflow:")
     quarantine = worker_env["DENIALFLOW_QUARANTINE_DIR"]  # refused files outlive the containers
     assert all(f"quarantine:{quarantine}" in services[name]["volumes"] for name in ("worker", "remits"))
     assert "quarantine" in compose["volumes"]
 
 
-def _env(service: dict[str, Any], broker: str, database_url: str, tag: str) -> dict[str, str]:
+def test_compose_keeps_the_secrets_out_of_its_file_and_environment(compose: dict[str, Any]) -> None:
+    """The database password and the audit key are Docker secrets, files under /run/secrets."""
+    services = compose["services"]
+    assert compose["secrets"] == {
+        "postgres_password": {"file": "./secrets/postgres_password"},
+        "audit_key": {"file": "./secrets/audit_key"},
+    }
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+    for name in ("init", "worker", "relay", "timers", "remits", "web"):
+        env = services[name]["environment"]
+        url = env["DENIALFLOW_DATABASE_URL"]
+        assert url == "postgresql://denialflow@postgres:5432/denialflow"  # no password in the URL
+        assert env["DENIALFLOW_DATABASE_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+        assert "postgres_password" in services[name]["secrets"]
+        assert ("audit_key" in services[name]["secrets"]) == (name == "timers")  # only the signer holds the key
+    assert services["timers"]["environment"]["DENIALFLOW_AUDIT_KEY_FILE"] == "/run/secrets/audit_key"
+    assert "PASSWORD}" not in COMPOSE.read_text()  # nothing interpolated from the shell's environment
+
+
+def test_compose_puts_tls_in_front_of_the_web_app(compose: dict[str, Any]) -> None:
+    proxy = compose["services"]["proxy"]
+    assert proxy["image"].startswith("caddy:2") and {"80:80", "443:443"} <= set(proxy["ports"])
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"] and "caddy-data:/data" in proxy["volumes"]
+    caddyfile = [line.strip() for line in CADDYFILE.read_text().splitlines() if not line.lstrip().startswith("#")]
+    assert "{$DENIALFLOW_SITE:localhost} {" in caddyfile and "reverse_proxy web:8000" in caddyfile
+    assert not any(line.startswith("header_up Host") for line in caddyfile)  # the Origin check needs the Host
+
+
+def _env(service: dict[str, Any], broker: str, database_url: str, tag: str, secrets: Path) -> dict[str, str]:
+    """The service's environment, pointed at this session's broker and database, with its
+    /run/secrets files taken from ``secrets``."""
     env = {k: str(v) for k, v in service["environment"].items()}
     env |= {"DENIALFLOW_BOOTSTRAP_SERVERS": broker, "DENIALFLOW_DATABASE_URL": database_url,
             "DENIALFLOW_GROUP_ID": f"{tag}.engine", "DENIALFLOW_REMITS_GROUP_ID": f"{tag}.remits",
@@ -73,9 +105,22 @@ def _env(service: dict[str, Any], broker: str, database_url: str, tag: str) -> d
             # the demo feed starts 2026-09-01: on that day's clock no timer is due yet
             "DENIALFLOW_NOW": "2026-09-01T00:00:00+00:00",
             "DENIALFLOW_SESSION_TIMEOUT_MS": "1000", "DENIALFLOW_HEARTBEAT_INTERVAL_MS": "200"}  # fmt: skip
+    for name, value in env.items():
+        if value.startswith("/run/secrets/"):
+            env[name] = str(secrets / value.removeprefix("/run/secrets/"))
     for topic in ("EVENTS", "TRANSITIONS", "DLQ", "REMITS"):
         env[f"DENIALFLOW_{topic}_TOPIC"] = f"{tag}.{env[f'DENIALFLOW_{topic}_TOPIC']}"
+    env["DENIALFLOW_CHECKPOINTS_TOPIC"] = f"{tag}.audit.checkpoints"
     return {**os.environ, **env, "PATH": f"{BIN}:{os.environ['PATH']}"}
+
+
+def _secrets(tmp_path: Path) -> Path:
+    """The compose file's secrets, as an operator makes them (the test server trusts any password)."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir(mode=0o700)
+    (secrets / "postgres_password").write_text("a password the URL never shows\n")
+    (secrets / "audit_key").write_text(os.urandom(32).hex() + "\n")
+    return secrets
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -89,7 +134,8 @@ def test_the_compose_services_run_end_to_end(compose: dict[str, Any], broker: An
     tag = uuid.uuid4().hex[:8]
     services = compose["services"]
     init = services["init"]
-    env = _env(init, broker.bootstrap, pg_url, tag)
+    secrets = _secrets(tmp_path)
+    env = _env(init, broker.bootstrap, pg_url, tag, secrets)
     done = subprocess.run(init["entrypoint"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "created" in done.stdout
@@ -98,7 +144,7 @@ def test_the_compose_services_run_end_to_end(compose: dict[str, Any], broker: An
     port = free_port()
     for name in ("worker", "relay", "timers", "remits", "web"):
         log = (tmp_path / f"{name}.log").open("wb")
-        service_env = _env(services[name], broker.bootstrap, pg_url, tag) | {"DENIALFLOW_WEB_PORT": str(port)}
+        service_env = _env(services[name], broker.bootstrap, pg_url, tag, secrets) | {"DENIALFLOW_WEB_PORT": str(port)}
         procs[name] = (subprocess.Popen(["denialflow", *services[name]["command"]], env=service_env, stderr=log), log)
 
     try:
@@ -109,6 +155,10 @@ def test_the_compose_services_run_end_to_end(compose: dict[str, Any], broker: An
                 proc.kill()
                 proc.wait()
             log.close()
+    timers_env = _env(services["timers"], broker.bootstrap, pg_url, tag, secrets)
+    checked = _cli(timers_env, "audit", "verify", "--checkpoints", "topic")
+    assert checked.returncode == 0, checked.stdout + checked.stderr  # the timer service signed what it saw
+    assert not checked.stdout.startswith("0 checkpoints") and "matches every signed checkpoint" in checked.stdout
 
 
 def _run_the_stack(env: dict[str, str], procs: dict[str, Any], broker: Any, pg_url: str, tmp_path: Path,
@@ -134,6 +184,7 @@ def _run_the_stack(env: dict[str, str], procs: dict[str, Any], broker: Any, pg_u
     _act_through_the_web_service(env, port)
     expected += 1
     _settle(pg_url, expected)
+    _until_signed(pg_url)
     for name, (proc, _) in procs.items():
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, (tmp_path / f"{name}.log").read_text()[-2000:]
@@ -164,6 +215,20 @@ def _settle(url: str, expected: int) -> None:
     while processed_count(url) < expected + fired_timers(url) or outbox_count(url):
         assert time.monotonic() < deadline, (processed_count(url), expected, fired_timers(url))
         time.sleep(0.1)
+
+
+def _until_signed(url: str) -> None:
+    """Until the timer service has signed a checkpoint and the relay has sent it."""
+    engine = make_engine(url)
+    deadline = time.monotonic() + 60
+    while True:
+        with engine.connect() as conn:
+            signed = conn.scalar(select(func.count()).select_from(CHECKPOINTS))
+        if signed and not outbox_count(url):
+            break
+        assert time.monotonic() < deadline, "the timer service signed no checkpoint"
+        time.sleep(0.1)
+    engine.dispose()
 
 
 def _get(url: str, token: str | None = None, body: dict[str, Any] | None = None) -> Any:
