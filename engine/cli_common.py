@@ -104,13 +104,3 @@ def parse_moment(value: str) -> str:
 
 
 NowOpt = Annotated[str | None, typer.Option(parser=parse_moment, help="the clock, e.g. 2026-11-01T09:00:00+00:00")]
-
-
-def require_known(name: str, kind: str, known: Collection[str]) -> None:
-    """Exit 1 saying ``name`` is unknown (with the known ones) when no stored denial has it."""
-    if name in known:
-        return
-    close = sorted(k for k in known if name.lower() in k.lower())
-    hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(known)) or 'none yet'}"
-    typer.echo(f"unknown {kind} {name!r}{hint}", err=True)
-    raise typer.Exit(1)

@@ -1,16 +1,17 @@
 """Commands that answer supervisors' questions from the store: triage, the escalation queue, reviews."""
 
 import json
+from collections.abc import Collection
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from engine import queries, store
-from engine.cli_common import DbOpt, NowOpt, console, parse_day, require_known, settings
+from engine.cli_common import DbOpt, NowOpt, console, parse_day, settings
 from engine.clock import clock_from
 from engine.db import make_engine
 from engine.kpis import Filters
@@ -18,13 +19,27 @@ from engine.render import LIMITS_UNKNOWN
 from engine.report import render
 from workflows.escalation import EscalationRules
 from workflows.payers import KINDS, PayerPolicies, PayerProfile
-from workflows.routing import Routing
 
 
 class Format(StrEnum):
     md = "md"
     csv = "csv"
     json = "json"
+
+
+def _match(conn: Connection, name: str, typed: str | None, also: Collection[str] = ()) -> tuple[str, ...] | None:
+    """The stored values a typed filter names (`queries.match_filters`: any case, or part of one),
+    said on stderr when they differ from what was typed; exit 1 saying it is unknown when it names
+    nothing, rather than print an empty table that reads like "nothing to do"."""
+    if not typed:
+        return None
+    matched = queries.match_filters(conn, Filters(**{name: typed}), {name: also})
+    if name in matched.unmatched:
+        typer.echo(matched.unmatched[name], err=True)
+        raise typer.Exit(1)
+    if name in matched.named:
+        typer.echo(f"{name} {typed!r} matches {', '.join(matched.named[name])}", err=True)
+    return matched.values(name)
 
 
 def triage(
@@ -38,9 +53,8 @@ def triage(
     near = PayerPolicies.load(s.payers_file).urgent_within_days
     engine = make_engine(s.database_url)
     with engine.connect() as conn:
-        items = queries.triage(conn, date.today(), near, payer, limit)
-        if payer and not items:
-            require_known(payer, "payer", queries.known_values(conn, "payer_id"))
+        payers = _match(conn, "payer", payer, queries.configured(s)["payer"])
+        items = queries.triage(conn, date.today(), near, payers, limit)
     engine.dispose()
     if as_json:
         typer.echo(json.dumps([i.as_dict() for i in items]))
@@ -162,9 +176,8 @@ def stuck(
     rules = EscalationRules.load(s.escalation_file)
     engine = make_engine(s.database_url)
     with engine.connect() as conn:
-        items = queries.stuck(conn, clock_from(s.now)().date(), rules, Filters(team=team))
-        if team and not items:
-            require_known(team, "team", queries.known_values(conn, "team") | Routing.load(s.routing_file).teams())
+        teams = _match(conn, "team", team, queries.configured(s)["team"])
+        items = queries.stuck(conn, clock_from(s.now)().date(), rules, Filters(team=teams))
     engine.dispose()
     if as_json:
         typer.echo(json.dumps([i.as_dict() for i in items]))
@@ -188,14 +201,13 @@ def queue(
     s = settings(database_url)
     engine = make_engine(s.database_url)
     with engine.connect() as conn:
-        items = queries.queue(conn, team)
-        if not items:
-            require_known(team, "team", queries.known_values(conn, "team") | Routing.load(s.routing_file).teams())
+        teams = _match(conn, "team", team, queries.configured(s)["team"]) or (team,)
+        items = queries.queue(conn, teams)
     engine.dispose()
     if as_json:
         typer.echo(json.dumps([i.as_dict() for i in items]))
         return
-    table = Table(title=f"{team}: {len(items)} open denial(s)")
+    table = Table(title=f"{', '.join(teams)}: {len(items)} open denial(s)")
     for name in ("priority", "denied $", "owner", "state", "touches", "next action", "payer", "category", "denial"):
         table.add_column(name)
     for i in items:

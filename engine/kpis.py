@@ -101,19 +101,32 @@ def _count_if(condition: Any) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
+#: What a supervisor can narrow the view to, and the denials column each filter reads.
+DIMENSIONS = {"payer": "payer_id", "team": "team", "category": "category", "site": "site"}
+#: A filter's value: as stored, the stored values a typed one named (`engine.queries.match_filters`;
+#: none at all when it named nothing), or ``None`` for all.
+FilterValue = str | tuple[str, ...] | None
+
+
 @dataclass(frozen=True, slots=True)
 class Filters:
     """What a supervisor narrows the view to; ``None`` means all."""
 
-    payer: str | None = None
-    team: str | None = None
-    category: str | None = None
-    site: str | None = None
+    payer: FilterValue = None
+    team: FilterValue = None
+    category: FilterValue = None
+    site: FilterValue = None
 
     def where(self, columns: Any = d) -> list[ColumnElement[bool]]:
         """Conditions on ``columns`` (the denials', or a table that repeats their dimensions)."""
-        pairs = (("payer_id", self.payer), ("team", self.team), ("category", self.category), ("site", self.site))
-        return [columns[name] == value for name, value in pairs if value]
+        out = []
+        for name, column in DIMENSIONS.items():
+            value = getattr(self, name)
+            if isinstance(value, tuple):
+                out.append(columns[column].in_(value))
+            elif value:
+                out.append(columns[column] == value)
+        return out
 
 
 @dataclass(frozen=True, slots=True)

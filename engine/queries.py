@@ -1,8 +1,8 @@
 """Read models over the store: the questions supervisors ask, shared by the CLI and the web app."""
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -10,9 +10,13 @@ from sqlalchemy import Connection, Engine, case, func, literal, or_, select
 
 from engine import kpis
 from engine.clock import as_utc
-from engine.kpis import WORKABLE, Filters
+from engine.config import Settings
+from engine.kpis import DIMENSIONS, WORKABLE, Filters, FilterValue
 from engine.store import DENIALS
+from workflows.classification import NEEDS_REVIEW, carc_rules
 from workflows.escalation import EscalationRules, deadline_alerts, describe_alert
+from workflows.payers import PayerPolicies
+from workflows.routing import Routing
 
 d = DENIALS.c
 
@@ -60,11 +64,11 @@ def _nearest(*days: date | None) -> date | None:
 
 
 def triage(
-    conn: Connection, today: date, near_days: int, payer_id: str | None = None, limit_per_payer: int | None = None
+    conn: Connection, today: date, near_days: int, payer: FilterValue = None, limit_per_payer: int | None = None
 ) -> list[TriageItem]:
-    """Open, workable denials ranked within each payer: a deadline still ahead within
-    ``near_days`` first (one already past moves nothing up: the lead decides those), then by
-    dollar value."""
+    """Open, workable denials ranked within each payer (``payer``: as in `Filters`): a deadline
+    still ahead within ``near_days`` first (one already past moves nothing up: the lead decides
+    those), then by dollar value."""
     cutoff = today + timedelta(days=near_days)
     d = DENIALS.c
     near = or_(*(c.between(today, cutoff) for c in (d.filing_deadline, d.appeal_deadline, d.retro_auth_deadline)))
@@ -86,9 +90,7 @@ def triage(
         d.touches,
         d.outcome,
     )
-    inner = inner.where(d.state.in_(WORKABLE))  # fmt: skip
-    if payer_id is not None:
-        inner = inner.where(d.payer_id == payer_id)
+    inner = inner.where(d.state.in_(WORKABLE), *Filters(payer=payer).where())
     ranked = inner.subquery()
     query = select(ranked).order_by(ranked.c.payer_id, ranked.c.rank)
     if limit_per_payer is not None:
@@ -256,14 +258,14 @@ _PRIORITY_ORDER = case(
 )
 
 
-def queue(conn: Connection, team: str) -> list[QueueItem]:
-    """A team's open work, what to do first on top: priority tier, then value, then the
-    oldest next-action date."""
+def queue(conn: Connection, team: FilterValue) -> list[QueueItem]:
+    """A team's (or, as in `Filters`, teams') open work, what to do first on top: priority
+    tier, then value, then the oldest next-action date."""
     d = DENIALS.c
     query = (
         select(d.id, d.owner, d.state, d.priority, d.denied_cents, d.touches, d.next_action_date, d.payer_id,
                d.category)
-        .where(d.team == team, d.state.in_(WORKABLE))
+        .where(*Filters(team=team).where(), d.state.in_(WORKABLE))
         .order_by(_PRIORITY_ORDER, d.denied_cents.desc(), d.next_action_date, d.id)
     )  # fmt: skip
     return [QueueItem(**r._mapping) for r in conn.execute(query)]
@@ -305,12 +307,13 @@ def weekly_report(conn: Connection, week_start: date, weeks: int = 4, filters: F
 _PASSES = ThreadPoolExecutor(max_workers=5, thread_name_prefix="dashboard")
 
 
-def dashboard(engine: Engine, scope: kpis.Scope, today: date, rules: EscalationRules, stuck_shown: int = 25
-              ) -> dict[str, Any]:  # fmt: skip
+def dashboard(engine: Engine, scope: kpis.Scope, today: date, rules: EscalationRules, stuck_shown: int = 25,
+              also: Mapping[str, Collection[str]] | None = None) -> dict[str, Any]:  # fmt: skip
     """Everything the supervisors' dashboard shows. Open work (by owner, stuck, aging, never
-    touched) is as of ``today`` under the scope's filters; flow (trend, reasons, speed, payer
-    answers, write-offs, preventable) is over the scope's date range. Each pass reads its
-    own snapshot: under live writes two tiles can be a transaction apart."""
+    touched) is as of ``today`` under the scope's filters, as typed (`match_filters`, with
+    ``also``: the `configured` values); flow (trend, reasons, speed, payer answers, write-offs,
+    preventable) is over the scope's date range, every week of it on the trend. Each pass reads
+    its own snapshot: under live writes two tiles can be a transaction apart."""
 
     def start(read: Callable[[Connection], Any]) -> Future[Any]:
         def on_own_connection() -> Any:
@@ -319,6 +322,10 @@ def dashboard(engine: Engine, scope: kpis.Scope, today: date, rules: EscalationR
 
         return _PASSES.submit(on_own_connection)
 
+    typed = scope.filters
+    with engine.connect() as conn:
+        matched = match_filters(conn, typed, also)
+    scope = replace(scope, filters=matched.filters)
     f = scope.filters
     open_now = start(lambda c: kpis.open_work(c, f, today, rules))
     received = start(lambda c: kpis.received(c, scope, "category", "payer", "reason"))
@@ -327,13 +334,15 @@ def dashboard(engine: Engine, scope: kpis.Scope, today: date, rules: EscalationR
     top_stuck = start(lambda c: stuck(c, today, rules, f, stuck_shown))
     now_open, new, done = open_now.result(), received.result(), closed.result()
     return {
-        "scope": {"start": scope.start.isoformat(), "end": scope.end.isoformat(), "payer": f.payer, "team": f.team,
-                  "category": f.category, "site": f.site, "today": today.isoformat()},
+        "scope": {"start": scope.start.isoformat(), "end": scope.end.isoformat(), "payer": typed.payer,
+                  "team": typed.team, "category": typed.category, "site": typed.site, "today": today.isoformat(),
+                  "matched": matched.named, "unmatched": matched.unmatched},
         "open": now_open["totals"],
         "open_by_owner": now_open["by_owner"],
         "stuck": now_open["stuck"] | {"items": [i.as_dict() for i in top_stuck.result()]},
         "aging": now_open["aging"],
-        "trend": {"by_category": new.trend("category"), "by_payer": new.trend("payer")},
+        "trend": {"weeks": [w.isoformat() for w in new.weeks], "by_category": new.trend("category"),
+                  "by_payer": new.trend("payer")},
         "reasons": new.recurring_reasons(),
         "flow": {"days_to_first_touch": new.days_to_first_touch(), **done},
         "payer_answers": answers.result(),
@@ -341,8 +350,72 @@ def dashboard(engine: Engine, scope: kpis.Scope, today: date, rules: EscalationR
     }  # fmt: skip
 
 
+def configured(settings: Settings) -> dict[str, list[str]]:
+    """The payers (with a profile), teams (routed to) and categories (of the CARC table) the
+    configuration names: the dashboard's choices, and what a filter may name before any denial has it."""
+    categories = {r.category for r in carc_rules().values()} - {"not_a_denial"} | {NEEDS_REVIEW}
+    return {"payer": sorted(PayerPolicies.load(settings.payers_file).payers),
+            "team": sorted(Routing.load(settings.routing_file).teams()), "category": sorted(categories)}  # fmt: skip
+
+
 def known_values(conn: Connection, column: str) -> set[str]:
     """The distinct values a denials column holds (teams, payers): an empty answer to an
     unknown name is then said to be unknown, not shown as an empty table."""
     c = DENIALS.c[column]
     return {v for (v,) in conn.execute(select(c).where(c.is_not(None)).distinct())}
+
+
+def matches(typed: str, known: Collection[str]) -> tuple[str, ...]:
+    """The values ``typed`` names whatever its case: those equal to it, else those containing it
+    (``aetna`` names AETNA, ``north`` North Clinic)."""
+    wanted = typed.strip().casefold()
+    equal = [k for k in known if k.casefold() == wanted]
+    return tuple(sorted(equal or [k for k in known if wanted and wanted in k.casefold()]))
+
+
+#: How many known values a "matched nothing" message lists.
+LISTED = 20
+
+
+def unknown(name: str, typed: str, known: Collection[str]) -> str:
+    """Why ``typed`` matched nothing, with the values it could have named."""
+    ranked = sorted(known)
+    listed = ", ".join(ranked[:LISTED]) + (f" and {len(ranked) - LISTED} more" if len(ranked) > LISTED else "")
+    return f"unknown {name} {typed!r}; known: {listed or 'none yet'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Matched:
+    """Typed filters resolved against the store."""
+
+    filters: Filters  # a typed value not stored as such replaced by the stored values it names
+    named: dict[str, list[str]]  # filter -> what a value typed otherwise than stored named
+    unmatched: dict[str, str]  # filter -> why its value named nothing (the result is then empty)
+
+    def values(self, name: str) -> tuple[str, ...] | None:
+        """The stored values filter ``name`` stands for (``None``: not given)."""
+        value = getattr(self.filters, name)
+        return value if value is None or isinstance(value, tuple) else (value,)
+
+
+def match_filters(conn: Connection, filters: Filters, also: Mapping[str, Collection[str]] | None = None) -> Matched:
+    """Resolve what a person typed (``Filters`` of strings) to the stored values: a value stored
+    as typed costs one index probe; otherwise the column's distinct values (and ``also``'s, e.g.
+    the routing table's teams) are matched by `matches`. A value already resolved is kept."""
+    resolved: dict[str, tuple[str, ...]] = {}
+    named: dict[str, list[str]] = {}
+    unmatched: dict[str, str] = {}
+    for name, column in DIMENSIONS.items():
+        typed = getattr(filters, name)
+        c = DENIALS.c[column]
+        if not isinstance(typed, str) or not typed or conn.scalar(select(c).where(c == typed).limit(1)) is not None:
+            continue
+        known = known_values(conn, column) | set((also or {}).get(name, ()))
+        resolved[name] = found = matches(typed, known)
+        if found == (typed,):
+            continue
+        if found:
+            named[name] = list(found)
+        else:
+            unmatched[name] = unknown(name, typed, known)
+    return Matched(replace(filters, **resolved), named, unmatched)

@@ -3,10 +3,12 @@
 Patient data is masked here, at the one boundary where it leaves the store.
 """
 
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+from engine.clock import as_utc
 from engine.models import transition_id
 from workflows.escalation import EscalationRules, aging_bucket, deadline_alerts, describe_alert
 
@@ -76,11 +78,15 @@ def denial_json(denial: SimpleNamespace, entries: list[dict[str, Any]], today: d
                 ) -> dict[str, Any]:  # fmt: skip
     """The denial and its timeline; the patient masked unless ``phi`` (a role that works the claim)."""
     age, bucket = _age(denial, today)
+    alerts = _alerts(denial, today)
+    dated = deadlines(denial, entries)
+    for name, _, status in alerts:
+        dated[name]["alert"] = status  # "passed" or "near": what the denial page highlights
     return {
         **{k: _plain(getattr(denial, k)) for k in SHOWN},
         "payer_limits": None if denial.payer_profile_known else LIMITS_UNKNOWN,
-        "deadline_alerts": [describe_alert(a) for a in _alerts(denial, today)],
-        "deadlines": deadlines(denial, entries),
+        "deadline_alerts": [describe_alert(a) for a in alerts],
+        "deadlines": dated,
         "age_days": age,
         "aging_bucket": bucket,
         "escalation": (denial.outcome or {}).get("escalation"),
@@ -105,6 +111,22 @@ def _alerts(denial: SimpleNamespace, today: date) -> list[tuple[str, date, str]]
 
 def dollars(cents: int | None) -> str:
     return "-" if cents is None else f"${cents / 100:,.2f}"
+
+
+def amount(value: str | Decimal | None) -> str:
+    """An amount as events carry it (decimal dollars, "1674.97") as people read it: "$1,674.97"."""
+    return "-" if value is None else f"${Decimal(value):,.2f}"
+
+
+def moment(value: datetime | str | None) -> str:
+    """A moment (a datetime or its ISO text) to the minute, in UTC: "2026-10-13 09:00 UTC"."""
+    if value is None:
+        return "-"
+    return f"{as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value):%Y-%m-%d %H:%M} UTC"
+
+
+def yes_no(value: bool | None) -> str:
+    return "-" if value is None else "yes" if value else "no"
 
 
 def denial_text(denial: SimpleNamespace, entries: list[dict[str, Any]], today: date) -> str:
@@ -132,15 +154,15 @@ def denial_text(denial: SimpleNamespace, entries: list[dict[str, Any]], today: d
     escalation = (denial.outcome or {}).get("escalation")
     if escalation:
         lines.append(
-            f"  escalated  {escalation['rule']} {escalation.get('detail') or ''} at {escalation.get('at', '-')}"
+            f"  escalated  {escalation['rule']} {escalation.get('detail') or ''} at {moment(escalation.get('at'))}"
         )
     flags = sorted((denial.outcome or {}).get("flags", {}))
     if flags:
         lines.append(f"  flags      {', '.join(flags)}")
     if denial.auth_check:
         lines.append(f"  auth check {denial.auth_check['sub_cause']}: {denial.auth_check['next_action']}")
-    if denial.root_cause:
-        lines.append(f"  root cause {denial.root_cause['category']}  preventable {denial.root_cause['preventable']}")
+    if cause := denial.root_cause:
+        lines.append(f"  root cause {cause['category']}  preventable {yes_no(cause['preventable'])}")
     lines.append("  history")
     for e in entries:
         lines.append(

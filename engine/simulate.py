@@ -5,14 +5,14 @@ clock walks the days from `--start` (default: the day of the store's latest even
 the end of each day the timer service fires what fell due that day and the worker
 applies it, exactly as in production, and the day's escalations and flags are printed,
 with the timers that no longer applied (moved, cancelled, or their denial settled).
-The audit entries it writes are dated by that clock: days after today's date are said
-to be in the future before anything is written.
+The audit entries it writes are dated by that clock, each day's at its end (the next
+midnight): when that passes the real clock, it is said before anything is written.
 """
 
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 from consumers.denial_events import build_worker
 from engine import store
@@ -40,7 +40,7 @@ def simulate(settings: Settings, days: int, start: date | None = None) -> int:
     first = start or _first_day(settings.database_url)
     last = first + timedelta(days=days - 1)
     clock = ManualClock(datetime.combine(first, time(), UTC))
-    real_today = datetime.now(UTC).date()
+    future = _future_note(datetime.combine(last + timedelta(days=1), time(), UTC), settings.database_url)
     with BundledBroker() as broker:
         s = settings.model_copy(update={"bootstrap_servers": broker.bootstrap, "max_poll_interval_ms": 3000,
                                         "session_timeout_ms": 3000, "heartbeat_interval_ms": 500})  # fmt: skip
@@ -56,9 +56,8 @@ def simulate(settings: Settings, days: int, start: date | None = None) -> int:
 
         worker = build_worker(s, clock=clock, on_commit=count)
         print(f"simulating {days} day(s) from {first} to {last} (bundled broker {broker.bootstrap})")
-        if last > real_today:
-            print(f"note: days after today ({real_today}) write audit entries dated in the future into "
-                  f"{settings.database_url}; simulate a copy of the store to keep it as it is")  # fmt: skip
+        if future:
+            print(future)
         not_applied = 0
         try:
             for n in range(days):
@@ -83,6 +82,17 @@ def simulate(settings: Settings, days: int, start: date | None = None) -> int:
     print(f"timers that no longer applied (moved, cancelled or their denial settled): {not_applied}")
     print("see the queue: denialflow escalations")
     return 0
+
+
+def _future_note(end: datetime, database_url: str) -> str | None:
+    """What to say when the simulated clock will pass the real one (``end``: the last entry's date)."""
+    now = datetime.now(UTC)
+    if end <= now:
+        return None
+    store_name = make_url(database_url).render_as_string(hide_password=True)
+    return (f"note: the clock runs to {end:%Y-%m-%d %H:%M} UTC, past the real clock ({now:%Y-%m-%d %H:%M} UTC): "
+            f"it will write audit entries dated in the future into {store_name}; "
+            "simulate a copy of the store to keep it as it is")  # fmt: skip
 
 
 def _summary(applied: Counter[str], fired: int) -> str:

@@ -247,10 +247,14 @@ def resolve_denial_id(conn: Connection, given: str) -> str:
     if len(given) < MIN_PREFIX or not set(given.lower()) <= _ID_CHARS:
         raise NotFound(given)
     ids = DENIALS.c.id  # only hex digits reach LIKE, so nothing in the prefix is a wildcard
-    matches = conn.scalars(select(ids).where(ids.like(given.lower() + "%")).order_by(ids).limit(2)).all()
+    prefixed = ids.like(given.lower() + "%")
+    matches = conn.scalars(select(ids).where(prefixed).order_by(ids).limit(2)).all()
     if len(matches) == 1:
         return matches[0]
-    raise NotFound(f"{given} (a prefix of several denials: {', '.join(matches)}, ...)" if matches else given)
+    if not matches:
+        raise NotFound(given)
+    count = conn.scalar(select(func.count()).select_from(DENIALS).where(prefixed))
+    raise NotFound(f"{given} (a prefix of {count} denials, e.g. {', '.join(matches)}: give more characters)")
 
 
 def get_denial(conn: Connection, denial_id: str) -> SimpleNamespace:

@@ -8,7 +8,7 @@ the page could have foreseen.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, get_args
@@ -16,7 +16,7 @@ from typing import Any, get_args
 from engine.errors import Rejected
 from engine.event_data import Role, RootCauseCategory, WrittenOffData
 from workflows.denial import MACHINE
-from workflows.guards import check_actor, check_deadline
+from workflows.guards import check_actor, check_deadline, opencents
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,9 @@ ACTIONS: tuple[Action, ...] = (
             Field("icn", "Payer ICN"), Field("decision_reference", "Decision reference"))),
     Action("denial.written_off", ("write_off",), "Approve write-off",
            (Field("adjustment_type", "Adjustment type", "select", _WRITE_OFF_TYPES, required=True),
-            Field("amount", "Amount", required=True), Field("reason", "Reason", "textarea", required=True))),
+            Field("amount", "Amount (at most what is open)", required=True),
+            Field("reason_code", "Adjustment reason code (a $0 write-off needs one)"),
+            Field("reason", "Reason", "textarea", required=True))),
     Action("denial.reassigned", ("reassign",), "Reassign",
            (Field("owner", "New owner", required=True), Field("reason", "Reason", required=True),
             Field("next_action_date", "Next action", "date"))),
@@ -83,18 +85,28 @@ BY_SLUG = {a.slug: a for a in ACTIONS}
 
 @dataclass(frozen=True, slots=True)
 class Offer:
-    """An action this caller may take now, with the form fields to ask for: the override
-    reason only of a lead, and required when only an override lets it past a passed deadline."""
+    """An action this caller may take now, with the form fields to ask for (and what they start
+    with): the override reason only of a lead, and required when only an override lets it past a
+    passed deadline."""
 
     action: Action
     fields: tuple[Field, ...]
     override: bool = False
+    values: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, action: Action, role: Role, override: bool = False) -> "Offer":
+    def of(cls, action: Action, role: Role, denial: Any, override: bool = False) -> "Offer":
         reason = (_OVERRIDE_NEEDED,) if override else (_OVERRIDE,) if role == Role.LEAD else ()
         fields = tuple(f for f in action.fields if f is not _OVERRIDE)
-        return cls(action, fields + reason if _OVERRIDE in action.fields else fields, override)
+        return cls(action, fields + reason if _OVERRIDE in action.fields else fields, override,
+                   _prefilled(action, denial))  # fmt: skip
+
+
+def _prefilled(action: Action, denial: Any) -> dict[str, str]:
+    """A write-off's form starts at the denial's open amount, the most the guards accept."""
+    if action.event_type == "denial.written_off":
+        return {"amount": f"{opencents(denial) / 100:.2f}"}
+    return {}
 
 
 def _probe(action: Action, who: Any, now: datetime) -> SimpleNamespace:
@@ -122,9 +134,9 @@ def available(denial: Any, who: Any, now: datetime) -> list[Offer]:
         except Rejected:
             if who.role != Role.LEAD:
                 continue
-            offers.append(Offer.of(action, who.role, override=True))
+            offers.append(Offer.of(action, who.role, denial, override=True))
             continue
-        offers.append(Offer.of(action, who.role))
+        offers.append(Offer.of(action, who.role, denial))
     return offers
 
 

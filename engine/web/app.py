@@ -42,12 +42,13 @@ from engine.web.common import (
     Supervisor,
     event_outcome,
     evidence_pack,
+    matching,
     publish_action,
     stored,
     today,
 )
 from engine.web.docs import router as docs_router
-from engine.web.headers import SecurityHeaders
+from engine.web.headers import HEADERS, SecurityHeaders
 from engine.web.ingests import router as ingests_router
 from engine.web.metrics import exposition
 from engine.web.origin import same_origin
@@ -69,13 +70,35 @@ def _for_api(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/metrics", "/openapi.json"))
 
 
+#: What an error page is titled, by status (any other is "Refused").
+TITLES = {404: "Not found", 405: "Not allowed here", 500: "Something went wrong"}
+
+
+def _error_page(request: Request, status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
+    title = TITLES.get(status, "Refused")
+    return templates.TemplateResponse(request, "refused.html", {"title": title, "detail": detail}, status_code=status,
+                                      headers=headers)  # fmt: skip
+
+
 async def _refused(request: Request, exc: StarletteHTTPException) -> Response:
-    """API clients get JSON; a browser on a page is sent to log in (401) or shown why (403, 422)."""
-    if _for_api(request) or exc.status_code not in (401, 403, 422):
+    """API clients get JSON; a browser on a page is sent to log in (401) or shown a page saying
+    why (403, 404, 405, 422, ...), never FastAPI's raw JSON."""
+    if _for_api(request):
         return await http_exception_handler(request, exc)
     if exc.status_code == 401:
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-    return templates.TemplateResponse(request, "refused.html", {"detail": exc.detail}, status_code=exc.status_code)
+    return _error_page(request, exc.status_code, exc.detail, exc.headers)
+
+
+async def _failed(request: Request, exc: Exception) -> Response:
+    """An unexpected error: a 500 as JSON for API clients, as a page for a browser (the server
+    logs the traceback). It is answered outside the middleware, so it carries the security
+    headers itself."""
+    log.error("web.failed", path=request.url.path, method=request.method, error=type(exc).__name__)
+    detail = "the server failed to answer this request; the error is logged for the administrator"
+    if _for_api(request):
+        return JSONResponse({"detail": detail}, 500, headers=HEADERS)
+    return _error_page(request, 500, detail, HEADERS)
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -83,8 +106,7 @@ async def _invalid(request: Request, exc: RequestValidationError) -> Response:
     the same words on a page for a browser."""
     if _for_api(request):
         return await request_validation_exception_handler(request, exc)
-    detail = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors())
-    return templates.TemplateResponse(request, "refused.html", {"detail": detail}, status_code=422)
+    return _error_page(request, 422, "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors()))
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
@@ -99,6 +121,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.state.admin = None
     app.add_exception_handler(StarletteHTTPException, _refused)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _failed)
     app.include_router(router)
     app.include_router(ingests_router)
     app.include_router(docs_router)
@@ -132,35 +155,41 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         """The dashboard's numbers. Query: payer, team, category, site, start, end (YYYY-MM-DD,
         1900-01-01..2100-12-31, at most 520 weeks apart)."""
         state = request.app.state
-        return queries.dashboard(state.engine, scope, today(request), state.rules)
+        also = queries.configured(state.settings)
+        return queries.dashboard(state.engine, scope, today(request), state.rules, also=also)
 
     @app.get("/api/stuck")
     def get_stuck(request: Request, _: Reader, team: OptionalText = None, limit: Limit = 100) -> list[Any]:
         """Denials that will not move without someone acting, with why, the most dollars first
-        (``limit`` of them; the dashboard's numbers give the total)."""
+        (``limit`` of them; the dashboard's numbers give the total). ``team``: any case or part of
+        one; a 404 names a team that matches none."""
         with request.app.state.engine.connect() as conn:
-            items = queries.stuck(conn, today(request), request.app.state.rules, Filters(team=team), limit)
+            teams = matching(conn, request, "team", team)
+            items = queries.stuck(conn, today(request), request.app.state.rules, Filters(team=teams), limit)
         return [i.as_dict() for i in items]
 
     @app.get("/api/queue/{team}")
     def get_queue(team: PathText, request: Request, _: Reader) -> list[Any]:
-        """A team's open work, what to do first on top."""
+        """A team's open work, what to do first on top (``team`` as in /api/stuck)."""
         with request.app.state.engine.connect() as conn:
-            return [i.as_dict() for i in queries.queue(conn, team)]
+            return [i.as_dict() for i in queries.queue(conn, matching(conn, request, "team", team) or (team,))]
 
     @app.get("/api/triage")
     def get_triage(request: Request, _: Reader, payer: OptionalText = None, limit: Limit = 70) -> list[Any]:
-        """Open denials ranked within each payer (near deadline, then value)."""
+        """Open denials ranked within each payer (near deadline, then value); ``payer``: any
+        case or part of one, a 404 naming a payer that matches none."""
         near = PayerPolicies.load(request.app.state.settings.payers_file).urgent_within_days
         with request.app.state.engine.connect() as conn:
-            return [i.as_dict() for i in queries.triage(conn, today(request), near, payer, limit)]
+            payers = matching(conn, request, "payer", payer)
+            return [i.as_dict() for i in queries.triage(conn, today(request), near, payers, limit)]
 
     @app.get("/api/escalations")
     def get_escalations(request: Request, _: Supervisor) -> list[Any]:
         """The escalation queue by dollars: rule, figures, days waited."""
         with request.app.state.engine.connect() as conn:
-            now = request.app.state.clock()
-            return [i.as_dict() for i in queries.escalations(conn, now, request.app.state.rules.cycle_days)]
+            rules = request.app.state.rules
+            items = queries.escalations(conn, request.app.state.clock(), rules.cycle_days, rules.deadline_lead_days)
+            return [i.as_dict() for i in items]
 
     @app.get("/api/reports/weekly")
     def get_weekly(request: Request, _: Supervisor, week: OptionalDay = None, weeks: Weeks = 4) -> dict[str, Any]:

@@ -31,9 +31,9 @@ def aging(buckets: list[dict[str, Any]]) -> dict[str, Any]:
     )  # fmt: skip
 
 
-def weekly_trend(rows: list[dict[str, Any]], title: str) -> dict[str, Any]:
-    """One stacked bar per week, split by the key (category or payer)."""
-    weeks = sorted({r["week"] for r in rows})
+def weekly_trend(rows: list[dict[str, Any]], weeks: list[str], title: str) -> dict[str, Any]:
+    """One stacked bar per week of the range, split by the key (category or payer): a week
+    without denials keeps its place on the axis, at zero, so a gap reads as a gap."""
     by_key: dict[str, dict[str, int]] = {}
     for r in rows:
         by_key.setdefault(r["key"], {})[r["week"]] = r["count"]

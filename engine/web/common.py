@@ -10,10 +10,11 @@ import orjson
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Connection, select
 
-from engine import store
+from engine import queries, store
 from engine.errors import NotFound
 from engine.events import Role, parse
 from engine.kafka import make_producer
+from engine.kpis import Filters
 from engine.render import denial_json
 from engine.web.audit_view import check_log
 from engine.web.auth import Principal, allow
@@ -40,10 +41,24 @@ def stored(conn: Connection, denial_id: str) -> Any:
         raise HTTPException(404, f"no denial {denial_id}") from None
 
 
+def matching(conn: Connection, request: Request, name: str, typed: str | None) -> tuple[str, ...] | None:
+    """The stored (or configured) values a typed filter names, any case or part of one; a 404
+    saying it is unknown, with the known values, when it names nothing."""
+    if not typed:
+        return None
+    matched = queries.match_filters(conn, Filters(**{name: typed}), queries.configured(request.app.state.settings))
+    if name in matched.unmatched:
+        raise HTTPException(404, matched.unmatched[name])
+    return matched.values(name)
+
+
 def publish_action(request: Request, denial_id: str, event_type: str, data: dict[str, Any], who: Principal) -> str:
-    """Validate and publish an event about ``denial_id`` as ``who``; return its event id.
+    """Validate and publish an event about ``denial_id`` (the id or a unique prefix of it: the
+    event names the full id; a 404 when none) as ``who``; return its event id.
     Raises `engine.errors.Rejected` naming the field and the rule when the schema refuses it."""
-    doc = {"event_id": f"web-{uuid.uuid4().hex}", "type": event_type, "denial_id": denial_id,
+    with request.app.state.engine.connect() as conn:
+        full_id = stored(conn, denial_id).id
+    doc = {"event_id": f"web-{uuid.uuid4().hex}", "type": event_type, "denial_id": full_id,
            "occurred_at": request.app.state.clock().isoformat(), "actor": who.name, "role": who.role.value,
            "data": data}  # fmt: skip
     event = parse(doc)
@@ -82,7 +97,7 @@ def evidence_pack(conn: Connection, denial_id: str, who: Principal, now: datetim
     view = denial_json(denial, log.entries, now.date(), phi=who.role in SEES_PHI)
     outcome = denial.outcome or {}
     pack = {
-        "generated_at": now.isoformat(),
+        "generated_at": now.replace(microsecond=0).isoformat(),
         "generated_by": {"name": who.name, "role": who.role.value},
         "denial": {k: v for k, v in view.items() if k != "history"},
         "codes": codes_explained(denial),

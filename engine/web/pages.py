@@ -22,7 +22,7 @@ from engine import queries
 from engine.audit import touched_between, verify
 from engine.errors import Rejected
 from engine.kpis import Filters, Scope, midnight, week_of
-from engine.render import deadline_note, denial_json, dollars
+from engine.render import amount, deadline_note, denial_json, dollars, moment, yes_no
 from engine.web import charts, sessions
 from engine.web.actions import BY_SLUG, available, form_data
 from engine.web.audit_view import UNREADABLE, check_log, readable_history
@@ -40,15 +40,22 @@ from engine.web.common import (
     stored,
     today,
 )
-from workflows.classification import NEEDS_REVIEW, carc_rules
-from workflows.payers import PayerPolicies
-from workflows.routing import Routing
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters["dollars"] = dollars
-templates.env.filters["deadline_note"] = deadline_note
-templates.env.filters["money"] = lambda v: "-" if v is None else f"${v:,.2f}"
+#: The fields of an outcome's records (write-off, payer answer, evidence) that hold decimal dollars.
+MONEY_FIELDS = frozenset({"amount", "paid_amount"})
+
+
+def shown(value: Any, field: str) -> str:
+    """One field of an outcome's record as people read it: money as dollars, yes or no."""
+    if field in MONEY_FIELDS:
+        return amount(value)
+    return yes_no(value) if isinstance(value, bool) else str(value)
+
+
+templates.env.filters.update(dollars=dollars, deadline_note=deadline_note, moment=moment, yes_no=yes_no, shown=shown,
+                             money=lambda v: "-" if v is None else f"${v:,.2f}")  # fmt: skip
 log = structlog.get_logger("denialflow.web")
 router = APIRouter(include_in_schema=False)
 PLOTLY_JS = Path(str(importlib.resources.files("plotly") / "package_data" / "plotly.min.js"))
@@ -71,17 +78,6 @@ def scope_from_query(request: Request, start: OptionalDay = None, end: OptionalD
 
 
 QueryScope = Annotated[Scope, Depends(scope_from_query)]
-
-
-def _filter_choices(request: Request) -> dict[str, list[str]]:
-    settings = request.app.state.settings
-    routing = Routing.load(settings.routing_file)
-    categories = {r.category for r in carc_rules().values()} - {"not_a_denial"} | {NEEDS_REVIEW}
-    return {
-        "payer": sorted(PayerPolicies.load(settings.payers_file).payers),
-        "team": sorted({r.team for r in (*routing.defaults.values(), *routing.overrides.values())}),
-        "category": sorted(categories),
-    }
 
 
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -149,16 +145,20 @@ def logout(request: Request) -> Response:
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, who: Reader, scope: QueryScope) -> HTMLResponse:
     now = today(request)
-    data = queries.dashboard(request.app.state.engine, scope, now, request.app.state.rules)
+    choices = queries.configured(request.app.state.settings)
+    data = queries.dashboard(request.app.state.engine, scope, now, request.app.state.rules, also=choices)
+    trend = data["trend"]
     figures = {
         "aging": charts.aging(data["aging"]),
         "by_team": charts.open_by_team(data["open_by_owner"]),
-        "trend_category": charts.weekly_trend(data["trend"]["by_category"], "New denials per week, by category"),
-        "trend_payer": charts.weekly_trend(data["trend"]["by_payer"], "New denials per week, by payer"),
+        **{
+            f"trend_{key}": charts.weekly_trend(trend[f"by_{key}"], trend["weeks"], f"New denials per week, by {key}")
+            for key in ("category", "payer")
+        },
         "write_offs": charts.write_offs(data["payer_answers"]["write_offs_by_reason"]),
     }
     query = {k: v for k, v in request.query_params.items() if v}
-    return _render(request, "dashboard.html", who=who, data=data, figures=figures, choices=_filter_choices(request),
+    return _render(request, "dashboard.html", who=who, data=data, figures=figures, choices=choices,
                    query=query, last_day=scope.end - timedelta(days=1))  # fmt: skip
 
 

@@ -94,7 +94,7 @@ def test_triage_ranks_within_each_payer_by_value_with_near_deadlines_first(engin
     today = date(2026, 10, 5)  # Aetna's 90-day corrected-claim window from the 07-15 remit ends 10-13: near
     with engine.connect() as conn:
         items = queries.triage(conn, today, near_days=30)
-        only_uhc = queries.triage(conn, today, near_days=30, payer_id="UHC")
+        only_uhc = queries.triage(conn, today, near_days=30, payer="UHC")
     aetna = [i for i in items if i.payer_id == "AETNA"]
     assert [i.rank for i in aetna] == list(range(1, 77))
     assert aetna[0].id == received_id(near) and aetna[0].deadline_near

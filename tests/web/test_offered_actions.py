@@ -12,7 +12,8 @@ import pytest
 from engine.event_data import Role
 from engine.web.actions import available
 from engine.web.auth import Principal
-from tests.factories import T0
+from tests.factories import T0, touch
+from tests.store.batches import commit, inbound
 from tests.web.conftest import DENIAL, Web, log_in
 
 OWNER = Principal("olive.owner", Role.STAFF)
@@ -23,9 +24,9 @@ ADMIN = Principal("root", Role.ADMIN)
 FUTURE, PAST = date(2027, 1, 1), date(2026, 9, 1)
 
 
-def _denial(state: str, deadline: date = FUTURE) -> SimpleNamespace:
+def _denial(state: str, deadline: date = FUTURE, outcome: dict | None = None) -> SimpleNamespace:
     return SimpleNamespace(state=state, owner=OWNER.name, appeal_deadline=deadline, filing_deadline=deadline,
-                           retro_auth_deadline=None)  # fmt: skip
+                           retro_auth_deadline=None, denied_cents=167_497, outcome=outcome)  # fmt: skip
 
 
 def _offered(state: str, who: Principal, deadline: date = FUTURE) -> list[str]:
@@ -80,3 +81,16 @@ def test_the_denial_page_lists_the_offers(web: Web) -> None:
     assert offered("staff") == []  # not the owner
     assert offered("lead") == ["touched", "reassigned"]
     assert offered("auditor") == [] and offered("admin") == []
+
+
+def test_the_write_off_form_starts_at_the_open_amount_and_asks_for_a_reason_code(web: Web) -> None:
+    [offer] = [o for o in available(_denial("worked"), LEAD, T0) if o.action.slug == "written_off"]
+    assert offer.values == {"amount": "1674.97"} and "reason_code" in [f.name for f in offer.fields]
+    paid = {"remittances": [{"outcome": "partial", "paid_amount": "500.00"}]}  # a later remittance paid part
+    [offer] = [o for o in available(_denial("worked", outcome=paid), LEAD, T0) if o.action.slug == "written_off"]
+    assert offer.values == {"amount": "1174.97"}
+    commit(web.engine, inbound([touch(DENIAL, web.owner)], start=1))  # worked: a lead may write it off
+    log_in(web, "lead")
+    form = web.client.get(f"/denials/{DENIAL}").text.split('data-action="written_off"', 1)[1].split("</form>", 1)[0]
+    assert '<input type="text" name="amount" value="350.00" required>' in form
+    assert '<input type="text" name="reason_code" value="" >' in form
