@@ -21,11 +21,11 @@ from sqlalchemy import Engine
 
 from bench.common import database
 from bench.results import save_results
-from engine import store
-from engine.bulk import BulkTable
-from engine.checkpoints import AuditKey, Checkpointer
-from engine.db import make_engine
+from engine.audit.checkpoints import AuditKey, Checkpointer
 from engine.logs import configure
+from engine.storage import store
+from engine.storage.bulk import BulkTable
+from engine.storage.db import make_engine
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 PATH = ["received", "classified", "assigned", "worked", "appealed", "worked", "resolved", "closed"]

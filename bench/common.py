@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from bench.results import RESULTS
-from engine.claim_identity import receipt_denial_id
 from engine.config import Settings
-from engine.db import normalize_url, upgrade
-from engine.demo import SCENARIOS, demo_events
-from engine.events import partition_key
-from engine.kafka import ensure_topics, make_producer
+from engine.demo.feed import SCENARIOS, demo_events
+from engine.intake.claim_identity import receipt_denial_id
+from engine.intake.events import partition_key
+from engine.runtime.kafka import ensure_topics, make_producer
+from engine.storage.db import normalize_url, upgrade
 
 
 def event_set(total: int, denials: int) -> list[tuple[bytes, bytes]]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.results import RESULTS, save_results
-from engine.x12.tokens import segments
+from engine.intake.x12.tokens import segments
 
 SAMPLES = Path(__file__).parents[1] / "tests" / "data" / "835"
 BASES = ["edi-835-parser/emedny_sample.txt", "edi-835-parser/united_healthcare_legacy_sample.txt",
@@ -72,14 +72,14 @@ def build(path: Path, target_bytes: int) -> int:
 
 def _measure(path: Path, publish: bool) -> dict[str, Any]:
     """One run in this process; prints a JSON line."""
-    from engine.ingest import ingest_file
+    from engine.intake.ingest import ingest_file
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     sink: Any
     if publish:
-        from engine.broker import BundledBroker
         from engine.config import Settings
-        from engine.kafka import ensure_topics, make_producer
+        from engine.runtime.broker import BundledBroker
+        from engine.runtime.kafka import ensure_topics, make_producer
 
         broker = BundledBroker().start()
         s = Settings(bootstrap_servers=broker.bootstrap, events_topic="bench.ingest.events")

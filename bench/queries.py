@@ -27,11 +27,12 @@ from sqlalchemy import Engine, text
 
 from bench.common import database
 from bench.results import RESULTS, save_results
-from engine import kpis, queries, store
-from engine.bulk import BulkTable
-from engine.db import make_engine
-from engine.kpis import Filters, Scope
 from engine.logs import configure
+from engine.read import kpis, queries
+from engine.read.kpis import Filters, Scope
+from engine.storage import store
+from engine.storage.bulk import BulkTable
+from engine.storage.db import make_engine
 from workflows.escalation import EscalationRules
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)

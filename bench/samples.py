@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from engine.ingest import files_in, ingest_file
+from engine.intake.ingest import files_in, ingest_file
 
 DEFAULT = Path(__file__).parents[2] / "shared" / "samples" / "835"
 

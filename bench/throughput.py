@@ -34,14 +34,14 @@ from sqlalchemy import select
 from bench.common import database, event_set, fresh_settings, percentiles, publish, rows
 from bench.results import RESULTS, save_results
 from consumers.denial_events import build_worker
-from engine import store
-from engine.broker import BundledBroker
 from engine.config import Settings
-from engine.db import count_rows, make_engine
-from engine.kafka import make_consumer, make_producer
 from engine.logs import configure
-from engine.messages import Message
-from engine.worker import Committed
+from engine.runtime.broker import BundledBroker
+from engine.runtime.kafka import make_consumer, make_producer
+from engine.runtime.messages import Message
+from engine.runtime.worker import Committed
+from engine.storage import store
+from engine.storage.db import count_rows, make_engine
 
 
 def run_engine(

@@ -20,15 +20,15 @@ from sqlalchemy import Engine, text
 
 from bench.common import database
 from bench.results import RESULTS, save_results
-from engine import store
-from engine.broker import BundledBroker
-from engine.bulk import BulkTable
 from engine.clock import ManualClock
 from engine.config import Settings
-from engine.db import make_engine
-from engine.kafka import ensure_topics
 from engine.logs import configure
-from engine.timers import build_timer_service
+from engine.runtime.broker import BundledBroker
+from engine.runtime.kafka import ensure_topics
+from engine.runtime.timers import build_timer_service
+from engine.storage import store
+from engine.storage.bulk import BulkTable
+from engine.storage.db import make_engine
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 LATER = datetime(2030, 1, 1, tzinfo=UTC)

@@ -8,7 +8,7 @@ keeps them). The order per poll: publish every file's events and dead letters, w
 for the broker's acknowledgements, write each file's ingest record, only then commit
 the offsets. A crash before the commit re-reads the same files, which re-publish the
 same event ids (the engine skips them) and refresh the same records. The database or
-the broker being away is waited out with the files in hand (`engine.poll_loop`).
+the broker being away is waited out with the files in hand (`engine.runtime.poll_loop`).
 """
 
 import io
@@ -18,17 +18,17 @@ from typing import Any
 import structlog
 from kafka import KafkaConsumer, KafkaProducer
 
-from engine import quarantine
 from engine.clock import clock_from
 from engine.config import Settings
-from engine.db import make_engine
 from engine.errors import Rejected
-from engine.heartbeat import Heartbeat
-from engine.ingest import FileResult, ingest_stream
-from engine.kafka import flush_waiting, make_consumer, make_producer
-from engine.outage import GaveUp
-from engine.poll_loop import Polled, PollLoop
-from engine.records import Inbound, dead_letter
+from engine.intake import quarantine
+from engine.intake.ingest import FileResult, ingest_stream
+from engine.intake.records import Inbound, dead_letter
+from engine.runtime.heartbeat import Heartbeat
+from engine.runtime.kafka import flush_waiting, make_consumer, make_producer
+from engine.runtime.outage import GaveUp
+from engine.runtime.poll_loop import Polled, PollLoop
+from engine.storage.db import make_engine
 from workflows.payers import PayerPolicies
 
 log = structlog.get_logger("denialflow.remits")

@@ -6,10 +6,10 @@ import structlog
 
 from engine.clock import Clock, clock_from
 from engine.config import Settings
-from engine.db import make_engine
-from engine.kafka import make_consumer
-from engine.processor import Processor, Topics
-from engine.worker import Committed, Worker
+from engine.runtime.kafka import make_consumer
+from engine.runtime.processor import Processor, Topics
+from engine.runtime.worker import Committed, Worker
+from engine.storage.db import make_engine
 from workflows.escalation import EscalationRules
 from workflows.payers import PayerPolicies
 from workflows.policy import LivePolicy

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from engine.broker import BundledBroker
 from engine.config import Settings
-from engine.db import make_engine, normalize_url, upgrade
-from engine.kafka import ensure_topics
 from engine.logs import configure
+from engine.runtime.broker import BundledBroker
+from engine.runtime.kafka import ensure_topics
+from engine.storage.db import make_engine, normalize_url, upgrade
 
 PG_ADMIN_URL = os.environ.get("DENIALFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

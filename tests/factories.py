@@ -4,8 +4,8 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.claim_identity import receipt_denial_id
-from engine.events import parse
+from engine.intake.claim_identity import receipt_denial_id
+from engine.intake.events import parse
 
 _ids = itertools.count(1)
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)

@@ -13,14 +13,14 @@ from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import Connection, Engine, func, select, text
 
 from consumers.denial_events import build_worker
-from engine import store
 from engine.clock import as_utc
 from engine.config import Settings
-from engine.db import count_rows, make_engine
-from engine.events import partition_key
-from engine.kafka import ensure_topics, make_producer
-from engine.outbox import build_relay
-from engine.worker import Committed
+from engine.intake.events import partition_key
+from engine.runtime.kafka import ensure_topics, make_producer
+from engine.runtime.outbox import build_relay
+from engine.runtime.worker import Committed
+from engine.storage import store
+from engine.storage.db import count_rows, make_engine
 
 
 def publish(settings: Settings, events: Iterable[dict[str, Any] | bytes]) -> int:

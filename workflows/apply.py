@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any, Protocol
 
 from engine.errors import Rejected
-from engine.event_data import ReceivedData
+from engine.intake.event_data import ReceivedData
 from workflows import guards
 from workflows.authorization import AuthRecord, ClaimLine
 from workflows.classification import Classification

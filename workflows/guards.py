@@ -4,7 +4,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.errors import Rejected
-from engine.event_data import ClosedData, Role, RootCauseCategory
+from engine.intake.event_data import ClosedData, Role, RootCauseCategory
 from workflows.denial import State
 
 ROLES_BY_EVENT: dict[str, frozenset[Role]] = {

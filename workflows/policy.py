@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from engine.event_data import ReceivedData
+from engine.intake.event_data import ReceivedData
 from workflows.apply import priority_band
 from workflows.authorization import AuthRecord, ClaimLine, check_authorization
 from workflows.classification import ClaimContext, Classification, classify

@@ -3,8 +3,8 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import engine.models  # noqa: F401  (registers the tables)
-from engine.db import make_engine
+import engine.storage.models  # noqa: F401  (registers the tables)
+from engine.storage.db import make_engine
 
 config = context.config
 target_metadata = SQLModel.metadata

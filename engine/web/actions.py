@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any, get_args
 
 from engine.errors import Rejected
-from engine.event_data import Role, RootCauseCategory, WrittenOffData
+from engine.intake.event_data import Role, RootCauseCategory, WrittenOffData
 from workflows.denial import MACHINE
 from workflows.guards import check_actor, check_deadline, opencents
 

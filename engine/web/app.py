@@ -1,6 +1,6 @@
 """The FastAPI application: a JSON API over the shared queries; actions become events.
 
-Reads go to the store through `engine.queries` (the same code as the CLI). Actions
+Reads go to the store through `engine.read.queries` (the same code as the CLI). Actions
 (assign, touch, appeal, ...) are published to `denials.events` like any producer's
 events: the API never writes denial state; the caller polls `/api/events/{id}` for
 the engine's outcome.
@@ -23,15 +23,16 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine import queries, store
 from engine.clock import Clock, clock_from
 from engine.config import Settings
-from engine.db import make_engine
 from engine.errors import Rejected
-from engine.health import LagReader, consumer_groups, report
-from engine.kpis import Filters
-from engine.netcheck import broker_admin
-from engine.render import denial_json
+from engine.read import queries
+from engine.read.kpis import Filters
+from engine.read.render import denial_json
+from engine.runtime.health import LagReader, consumer_groups, report
+from engine.runtime.netcheck import broker_admin
+from engine.storage import store
+from engine.storage.db import make_engine
 from engine.web.audit_view import check_log
 from engine.web.bounds import Limit, OptionalDay, OptionalText, PathText, Weeks, refuse
 from engine.web.common import (
@@ -131,7 +132,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     @app.get("/healthz")
     def healthz(request: Request) -> JSONResponse:
         """Each engine process alive or not, consumer lag, the outbox's backlog, parked messages
-        (`engine.health`): 200 when every expected process is alive, 503 when one is not or the
+        (`engine.runtime.health`): 200 when every expected process is alive, 503 when one is not or the
         database does not answer. No token (the container's health check), no PHI, no secrets."""
         state = request.app.state
         lag = state.lag.read(consumer_groups(state.settings))

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from engine import store
-from engine.audit import Break, only, verify
+from engine.audit.chain import Break, only, verify
+from engine.audit.replay import ReplayReport, replay
 from engine.clock import as_utc
-from engine.replay import ReplayReport, replay
+from engine.storage import store
 
 AUDIT = store.AUDIT
 #: What a column that no longer holds its type raises as SQLAlchemy reads it (SQLite hands back

@@ -18,7 +18,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Engine, delete, insert, select, update
 
 from engine.clock import as_utc
-from engine.event_data import Role
+from engine.intake.event_data import Role
 from engine.web.sessions import COOKIE, SESSIONS, TOKENS, digest, holder, token_is_live
 
 log = structlog.get_logger("denialflow.web")

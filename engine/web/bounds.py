@@ -2,7 +2,7 @@
 weeks, a bounded span, printable filters. Each refusal is a 422 naming the parameter and what
 it allows, never a ten-megabyte page or a 500 from date arithmetic that overflows.
 
-The window is `engine.event_fields`' (EARLIEST..LATEST): what an event may carry is what a
+The window is `engine.intake.event_fields`' (EARLIEST..LATEST): what an event may carry is what a
 query may ask about.
 """
 
@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from engine.event_fields import EARLIEST, LATEST, PRINTABLE
+from engine.intake.event_fields import EARLIEST, LATEST, PRINTABLE
 
 #: Ten years: a report or a chain check over more is a job for the CLI, not a page.
 MAX_WEEKS = 520

@@ -1,6 +1,6 @@
 """The dashboard's charts as Plotly figures (plotly.js draws them in the browser).
 
-Each function takes the numbers `engine.queries.dashboard` returns and gives a figure
+Each function takes the numbers `engine.read.queries.dashboard` returns and gives a figure
 as a plain dict, ready for the page to hand to ``Plotly.newPlot``.
 """
 

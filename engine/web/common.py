@@ -10,12 +10,13 @@ import orjson
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Connection, select
 
-from engine import queries, store
 from engine.errors import NotFound
-from engine.events import Role, parse
-from engine.kafka import make_producer
-from engine.kpis import Filters
-from engine.render import denial_json
+from engine.intake.events import Role, parse
+from engine.read import queries
+from engine.read.kpis import Filters
+from engine.read.render import denial_json
+from engine.runtime.kafka import make_producer
+from engine.storage import store
 from engine.web.audit_view import check_log
 from engine.web.auth import Principal, allow
 from workflows.codes import describe

@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from engine import ingest_records
+from engine.intake import ingest_records
 from engine.web.common import Reader
 from engine.web.pages import templates
 

@@ -13,11 +13,11 @@ from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import Engine, func, select
 
-from engine import store
 from engine.clock import as_utc
-from engine.lag import consumer_lag
-from engine.parked import PARKED
-from engine.timers import PENDING
+from engine.runtime.lag import consumer_lag
+from engine.runtime.parked import PARKED
+from engine.runtime.timers import PENDING
+from engine.storage import store
 
 log = structlog.get_logger("denialflow.web")
 

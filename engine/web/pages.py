@@ -18,11 +18,11 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from engine import queries
-from engine.audit import touched_between, verify
+from engine.audit.chain import touched_between, verify
 from engine.errors import Rejected
-from engine.kpis import Filters, Scope, midnight, week_of
-from engine.render import amount, deadline_note, denial_json, dollars, moment, yes_no
+from engine.read import queries
+from engine.read.kpis import Filters, Scope, midnight, week_of
+from engine.read.render import amount, deadline_note, denial_json, dollars, moment, yes_no
 from engine.web import charts, sessions
 from engine.web.actions import BY_SLUG, available, form_data
 from engine.web.audit_view import UNREADABLE, check_log, readable_history

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Engine, insert, or_, select, update
 
 from engine.clock import as_utc
-from engine.models import ApiToken, WebSession
+from engine.storage.models import ApiToken, WebSession
 
 SESSIONS = WebSession.__table__
 TOKENS = ApiToken.__table__

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from engine.x12.claims import Claim, ProviderAdjustment, Remittance
-from engine.x12.remit import ReadReport, read_835
-from engine.x12.tokens import X12Error, X12Warning, segments
+from engine.intake.x12.claims import Claim, ProviderAdjustment, Remittance
+from engine.intake.x12.remit import ReadReport, read_835
+from engine.intake.x12.tokens import X12Error, X12Warning, segments
 from tests import x12_text
 from tests.ingest.envelope_files import CASES, ENVELOPE_FILES, LABELS
 

@@ -4,8 +4,8 @@ found again on later remittances, deduplicated when the same adjudication comes 
 import io
 from typing import Any
 
-from engine.events import decode
-from engine.ingest import read_remittance
+from engine.intake.events import decode
+from engine.intake.ingest import read_remittance
 from tests.x12_text import Claim, Line, remittance
 
 DENIED = Line("90837", "200.00", "0.00", [("CO", "197", "200.00")])

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from engine.events import decode
-from engine.ingest import read_remittance
-from engine.x12.denials import RemittanceEvents
-from engine.x12.remit import read_835
-from engine.x12.tokens import X12Error
+from engine.intake.events import decode
+from engine.intake.ingest import read_remittance
+from engine.intake.x12.denials import RemittanceEvents
+from engine.intake.x12.remit import read_835
+from engine.intake.x12.tokens import X12Error
 from workflows.classification import ClaimContext, classify
 from workflows.routing import Routing
 

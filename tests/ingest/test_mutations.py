@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.ingest import ingest_file
+from engine.intake.ingest import ingest_file
 from tests.ingest.oxedi_reference import reference_view
 from tests.ingest.test_samples import SAMPLES, _mine
 

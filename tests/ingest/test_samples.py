@@ -13,11 +13,11 @@ from typing import Any
 import oxedi
 import pytest
 
-from engine.events import DenialReceived, decode
-from engine.ingest import read_remittance
-from engine.x12.denials import RemittanceEvents, Tally
-from engine.x12.remit import read_835
-from engine.x12.tokens import X12Error
+from engine.intake.events import DenialReceived, decode
+from engine.intake.ingest import read_remittance
+from engine.intake.x12.denials import RemittanceEvents, Tally
+from engine.intake.x12.remit import read_835
+from engine.intake.x12.tokens import X12Error
 from tests.ingest.envelope_files import CASE_OUTCOMES, CONVENTIONAL_LAYOUT, ENVELOPE_OUTCOMES
 from tests.ingest.expected_samples import EXPECTED
 from tests.ingest.oxedi_reference import reference_view

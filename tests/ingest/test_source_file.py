@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from engine.events import parse
-from engine.ingest import ingest_file, stamped_types
+from engine.intake.events import parse
+from engine.intake.ingest import ingest_file, stamped_types
 from tests.ingest.test_envelope import ENVELOPE
 
 SAMPLES = ENVELOPE.parent

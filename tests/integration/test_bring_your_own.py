@@ -20,14 +20,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from engine import store
-from engine.broker import BundledBroker, free_port
 from engine.config import Settings
-from engine.db import make_engine, upgrade
-from engine.event_data import Role
-from engine.ingest import ingest_file
-from engine.netcheck import port_answers
-from engine.runtime_file import EmbeddedEngine, advertised, with_running_engine
+from engine.intake.event_data import Role
+from engine.intake.ingest import ingest_file
+from engine.runtime.broker import BundledBroker, free_port
+from engine.runtime.netcheck import port_answers
+from engine.runtime.runtime_file import EmbeddedEngine, advertised, with_running_engine
+from engine.storage import store
+from engine.storage.db import make_engine, upgrade
 from engine.web.app import create_app
 from engine.web.auth import create_token
 
@@ -117,6 +117,8 @@ def test_a_command_in_another_terminal_finds_the_running_engine_and_its_store(
                            timeout=120)  # fmt: skip
     assert shown.returncode == 0 and some in shown.stdout, shown.stderr[-2000:]
 
+    # the files can be applied while the main job still runs; a SIGTERM then ends it with 143
+    _wait_for(lambda: "dashboard: http" in (tmp_path / "run.out").read_text(), "the run serving")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0
     assert not runtime.exists(), "the runtime file outlived the run"
@@ -127,7 +129,7 @@ def test_a_command_in_another_terminal_finds_the_running_engine_and_its_store(
 def _startup() -> float:
     """What importing the CLI costs on this machine now: every command pays it before its first check."""
     started = time.monotonic()
-    subprocess.run([sys.executable, "-c", "import engine.cli"], check=True, timeout=120)
+    subprocess.run([sys.executable, "-c", "import engine.cli.app"], check=True, timeout=120)
     return time.monotonic() - started
 
 

@@ -17,13 +17,13 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from engine import store
-from engine.broker import free_port
-from engine.checkpoints import CHECKPOINTS
+from engine.audit.checkpoints import CHECKPOINTS
 from engine.config import Settings
-from engine.db import make_engine
-from engine.demo import demo_events
-from engine.kafka import ensure_topics, make_producer
+from engine.demo.feed import demo_events
+from engine.runtime.broker import free_port
+from engine.runtime.kafka import ensure_topics, make_producer
+from engine.storage import store
+from engine.storage.db import make_engine
 from tests.helpers import outbox_count, processed_count, read_topic
 from tests.ingest.test_samples import SAMPLES
 

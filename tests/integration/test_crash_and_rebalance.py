@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from consumers.denial_events import build_worker
-from engine.audit import verify
+from engine.audit.chain import verify
 from engine.config import Settings
-from engine.db import make_engine, upgrade
-from engine.demo import demo_events, poison_messages
-from engine.worker import Committed
+from engine.demo.feed import demo_events, poison_messages
+from engine.runtime.worker import Committed
+from engine.storage.db import make_engine, upgrade
 from tests.conftest import _truncate
 from tests.helpers import (
     Progress,

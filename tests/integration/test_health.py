@@ -21,16 +21,16 @@ from sqlalchemy import Engine, delete, insert
 from typer.testing import CliRunner
 
 from consumers.denial_events import build_worker
-from engine import store
-from engine.cli import app as cli
+from engine.cli.app import app as cli
 from engine.clock import clock_from
 from engine.config import Settings
-from engine.db import make_engine
-from engine.embedded import _serve, engine_loops
-from engine.health import PARKED
-from engine.heartbeat import PROCESSES, Heartbeat
-from engine.messages import Message, pack
-from engine.supervisor import RestartPolicy
+from engine.demo.embedded import _serve, engine_loops
+from engine.runtime.health import PARKED
+from engine.runtime.heartbeat import PROCESSES, Heartbeat
+from engine.runtime.messages import Message, pack
+from engine.runtime.supervisor import RestartPolicy
+from engine.storage import store
+from engine.storage.db import make_engine
 from engine.web.app import create_app
 from tests.factories import LEAD, event_doc, received_doc, received_id
 from tests.helpers import publish

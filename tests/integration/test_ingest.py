@@ -14,10 +14,11 @@ from kafka import KafkaConsumer
 from sqlalchemy import select
 
 from consumers.clearinghouse_remits import build as build_remits
-from engine import ingest_records, store
 from engine.config import Settings
-from engine.db import make_engine
-from engine.kafka import ensure_topics, make_producer
+from engine.intake import ingest_records
+from engine.runtime.kafka import ensure_topics, make_producer
+from engine.storage import store
+from engine.storage.db import make_engine
 from tests.helpers import read_topic, run_worker, settings_env
 from tests.ingest.test_samples import SAMPLES
 

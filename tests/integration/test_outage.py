@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from engine.broker import BundledBroker, free_port
 from engine.config import Settings
-from engine.db import upgrade
-from engine.demo import demo_events, poison_messages
-from engine.demo_remit import demo_remittance
-from engine.ingest import ingest_stream
+from engine.demo.feed import demo_events, poison_messages
+from engine.demo.remit import demo_remittance
+from engine.intake.ingest import ingest_stream
+from engine.runtime.broker import BundledBroker, free_port
+from engine.storage.db import upgrade
 from tests.helpers import feed_summary, processed_count, publish, read_topic, run_worker, snapshot, variant
 from tests.integration.test_crash_and_rebalance import (  # noqa: F401 (settings: one owner per team, so runs compare)
     _assert_same_as_baseline,

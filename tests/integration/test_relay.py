@@ -16,13 +16,13 @@ from sqlalchemy import insert
 from typer.testing import CliRunner
 
 from consumers.denial_events import build_worker
-from engine import store
-from engine.cli import app
+from engine.cli.app import app
 from engine.config import Settings
-from engine.db import make_engine
-from engine.demo import demo_events
-from engine.messages import Message, pack
-from engine.outbox import build_relay
+from engine.demo.feed import demo_events
+from engine.runtime.messages import Message, pack
+from engine.runtime.outbox import build_relay
+from engine.storage import store
+from engine.storage.db import make_engine
 from engine.web.metrics import exposition
 from tests.helpers import Progress, outbox_count, publish, read_topic, settings_env
 

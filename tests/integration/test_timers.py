@@ -15,13 +15,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine import queries, store
-from engine.audit import verify
+from engine.audit.chain import verify
+from engine.audit.replay import replay
 from engine.clock import ManualClock
 from engine.config import Settings
-from engine.db import make_engine
-from engine.replay import replay
-from engine.timers import build_timer_service
+from engine.read import queries
+from engine.runtime.timers import build_timer_service
+from engine.storage import store
+from engine.storage.db import make_engine
 from tests.factories import LEAD, event_doc, received_doc, received_id
 from tests.helpers import publish, read_topic, run_worker, settings_env
 

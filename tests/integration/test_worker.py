@@ -10,13 +10,13 @@ from collections import Counter
 
 from sqlalchemy import select
 
-from engine import store
-from engine.audit import verify
+from engine.audit.chain import verify
+from engine.audit.replay import replay
 from engine.config import Settings
-from engine.db import make_engine
-from engine.demo import SCENARIOS, demo_events, poison_messages
-from engine.kafka import make_producer
-from engine.replay import replay
+from engine.demo.feed import SCENARIOS, demo_events, poison_messages
+from engine.runtime.kafka import make_producer
+from engine.storage import store
+from engine.storage.db import make_engine
 from tests.factories import received_doc, received_id
 from tests.helpers import publish, read_topic, run_worker, settings_env, snapshot
 

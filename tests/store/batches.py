@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from engine import store
-from engine.processor import BatchResult, Processor, Topics
-from engine.records import Inbound
+from engine.intake.records import Inbound
+from engine.runtime.processor import BatchResult, Processor, Topics
+from engine.storage import store
 from workflows.policy import LivePolicy
 from workflows.routing import Routing
 

@@ -3,7 +3,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from engine.db import make_engine
+from engine.storage.db import make_engine
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from engine.cli import app
+from engine.cli.app import app
 from tests.store.test_dashboard import _seed
 
 CLI = CliRunner()

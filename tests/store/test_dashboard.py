@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from engine import queries
-from engine.kpis import Filters, Scope
+from engine.read import queries
+from engine.read.kpis import Filters, Scope
 from tests.factories import LEAD, SYSTEM, event_doc, received_doc, received_id
 from tests.store.batches import commit, inbound
 from workflows.escalation import EscalationRules

@@ -3,8 +3,8 @@ limit comes after that many touches, and a lead's own escalation names no engine
 
 from sqlalchemy import Engine, select
 
-from engine import store
-from engine.demo import demo_events
+from engine.demo.feed import demo_events
+from engine.storage import store
 from tests.store.batches import commit, inbound
 from workflows.escalation import ESCALATING, EscalationRules
 

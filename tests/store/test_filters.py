@@ -7,9 +7,9 @@ import json
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from engine import queries
-from engine.cli import app
-from engine.kpis import Filters, Scope
+from engine.cli.app import app
+from engine.read import queries
+from engine.read.kpis import Filters, Scope
 from tests.store.test_dashboard import RULES, SCOPE, TODAY, _seed
 
 CLI = CliRunner()

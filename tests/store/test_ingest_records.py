@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from engine import ingest_records, quarantine
 from engine.errors import NotFound
-from engine.ingest import FileResult, ingest_file
-from engine.x12.denials import Tally
+from engine.intake import ingest_records, quarantine
+from engine.intake.ingest import FileResult, ingest_file
+from engine.intake.x12.denials import Tally
 from tests.factories import T0
 from tests.ingest.envelope_files import ENVELOPE_FILES
 

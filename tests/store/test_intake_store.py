@@ -6,9 +6,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from engine import queries, store
-from engine.claim_identity import claim_line_key, denial_id_for
-from engine.replay import replay
+from engine.audit.replay import replay
+from engine.intake.claim_identity import claim_line_key, denial_id_for
+from engine.read import queries
+from engine.storage import store
 from tests.factories import authorization_doc, event_doc, received_doc, received_id
 from tests.store.batches import commit, inbound
 

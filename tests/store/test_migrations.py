@@ -8,9 +8,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, select
 from sqlmodel import SQLModel
 
-import engine.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from engine import store
-from engine.db import alembic_config
+import engine.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from engine.storage import store
+from engine.storage.db import alembic_config
 from tests.store.test_dashboard import _seed
 
 

@@ -7,10 +7,11 @@ from datetime import date
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from engine import queries, store
-from engine.cli import app
-from engine.kpis import Scope
-from engine.render import LIMITS_UNKNOWN, denial_text
+from engine.cli.app import app
+from engine.read import queries
+from engine.read.kpis import Scope
+from engine.read.render import LIMITS_UNKNOWN, denial_text
+from engine.storage import store
 from tests.factories import LEAD, event_doc, received_doc, received_id
 from tests.store.batches import commit, inbound
 from workflows.escalation import EscalationRules

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, update
 
-from engine import store
 from engine.errors import ConcurrencyConflict
-from engine.processor import ACCEPTED, Processor, Topics
-from engine.records import DEAD_LETTER_MAX_BYTES, Inbound, body_digest
-from engine.timers import fire_event
+from engine.intake.records import DEAD_LETTER_MAX_BYTES, Inbound, body_digest
+from engine.runtime.processor import ACCEPTED, Processor, Topics
+from engine.runtime.timers import fire_event
+from engine.storage import store
 from tests.factories import LEAD, event_doc, received_doc, received_id, touch
 from tests.store.batches import NOW, PROCESSOR, commit, inbound
 from workflows.policy import LivePolicy

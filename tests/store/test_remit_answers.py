@@ -7,12 +7,12 @@ from typing import Any
 from alembic import command
 from sqlalchemy import Engine, select
 
-from engine import store
-from engine.claim_identity import legacy_denial_id_for
-from engine.db import alembic_config
-from engine.events import decode
-from engine.ingest import read_remittance
-from engine.replay import replay
+from engine.audit.replay import replay
+from engine.intake.claim_identity import legacy_denial_id_for
+from engine.intake.events import decode
+from engine.intake.ingest import read_remittance
+from engine.storage import store
+from engine.storage.db import alembic_config
 from tests.factories import LEAD, event_doc, received_doc, touch
 from tests.store.batches import commit, inbound
 from tests.x12_text import Claim, Line, remittance

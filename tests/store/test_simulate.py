@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.config import Settings
-from engine.simulate import simulate
+from engine.demo.simulate import simulate
 
 
 def test_simulate_starts_where_asked_and_says_when_it_writes_the_future(

@@ -5,12 +5,12 @@ import json
 import pytest
 from sqlalchemy import Engine, select, update
 
-from engine import store
-from engine.audit import verify
-from engine.demo import demo_events, poison_messages
+from engine.audit.chain import verify
+from engine.audit.replay import replay
+from engine.demo.feed import demo_events, poison_messages
 from engine.errors import ConcurrencyConflict
-from engine.records import Inbound
-from engine.replay import replay
+from engine.intake.records import Inbound
+from engine.storage import store
 from tests.factories import received_doc, received_id, touch
 from tests.store.batches import NOW, commit, inbound
 

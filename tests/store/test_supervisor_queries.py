@@ -5,10 +5,11 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine
 
-from engine import queries, store
-from engine.kpis import Filters
-from engine.render import denial_json, denial_text
-from engine.report import render
+from engine.read import queries
+from engine.read.kpis import Filters
+from engine.read.render import denial_json, denial_text
+from engine.read.report import render
+from engine.storage import store
 from tests.factories import LEAD, event_doc, received_doc, received_id
 from tests.store.batches import commit, inbound
 from workflows.escalation import EscalationRules

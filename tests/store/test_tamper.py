@@ -17,13 +17,14 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-from engine import checkpoints, store
-from engine.audit import entry_hash, verify
-from engine.checkpoints import AuditKey, Checkpointer, Verdict, verify_with_checkpoints
-from engine.cli import app
+from engine.audit import checkpoints
+from engine.audit.chain import entry_hash, verify
+from engine.audit.checkpoints import AuditKey, Checkpointer, Verdict, verify_with_checkpoints
+from engine.cli.app import app
 from engine.config import Settings
-from engine.demo import demo_events, poison_messages
-from engine.outbox import build_relay
+from engine.demo.feed import demo_events, poison_messages
+from engine.runtime.outbox import build_relay
+from engine.storage import store
 from tests.factories import received_doc, received_id, touch
 from tests.helpers import tampering
 from tests.store.batches import NOW, PROCESSOR, commit, inbound

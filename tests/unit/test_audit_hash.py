@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.audit import HASHED_FIELDS, canonical, entry_hash
+from engine.audit.chain import HASHED_FIELDS, canonical, entry_hash
 
 ENTRY = {
     "denial_id": "d", "seq": 1, "event_id": "e", "event_type": "denial.received",

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from engine.audit.replay import replay
 from engine.errors import Rejected
-from engine.replay import replay
 from tests.factories import authorization_doc, ev, event_doc, received_doc, received_id
 from workflows.apply import Context, apply_event
 from workflows.authorization import AuthRecord, ClaimLine, check_authorization

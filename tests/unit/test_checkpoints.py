@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from engine.checkpoints import AuditKey, CheckpointError, canonical, fold, load_key, require_key
+from engine.audit.checkpoints import AuditKey, CheckpointError, canonical, fold, load_key, require_key
 from engine.config import Settings
 
 KEY = AuditKey(b"k" * 32)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.event_data import Adjustment
+from engine.intake.event_data import Adjustment
 from tests.factories import ev, received_doc
 from workflows.classification import (
     ANY_CARC,

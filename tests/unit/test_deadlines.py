@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from engine.replay import replay
+from engine.audit.replay import replay
 from tests.factories import ev, received_doc
 from workflows.apply import apply_event
 from workflows.escalation import EscalationRules, desired_timers

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from engine.errors import Rejected
-from engine.events import decode
+from engine.intake.events import decode
 from tests.factories import received_doc
 
 

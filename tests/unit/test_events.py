@@ -5,13 +5,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.claim_identity import claim_line_key, denial_id_for, legacy_denial_id_for
-from engine.demo_remit import demo_remittance
+from engine.demo.remit import demo_remittance
 from engine.errors import Rejected
-from engine.events import EVENT_TYPES, decode, parse
-from engine.ingest import ingest_file
-from engine.records import RESERVED_IDS, reserved_id
-from engine.timers import fire_event
+from engine.intake.claim_identity import claim_line_key, denial_id_for, legacy_denial_id_for
+from engine.intake.events import EVENT_TYPES, decode, parse
+from engine.intake.ingest import ingest_file
+from engine.intake.records import RESERVED_IDS, reserved_id
+from engine.runtime.timers import fire_event
 from tests.factories import T0, received_doc, received_id, touch
 
 

@@ -2,8 +2,8 @@
 
 import re
 
-from engine.kpis import WORKABLE
-from engine.models import OPEN_SQL
+from engine.read.kpis import WORKABLE
+from engine.storage.models import OPEN_SQL
 from workflows.denial import State
 
 

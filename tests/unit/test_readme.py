@@ -3,9 +3,9 @@ every setting and every CLI command."""
 
 from pathlib import Path
 
-from engine.cli import app
+from engine.cli.app import app
 from engine.config import Settings
-from engine.events import EVENT_TYPES
+from engine.intake.events import EVENT_TYPES
 from workflows.diagram import mermaid
 
 README = (Path(__file__).parents[2] / "README.md").read_text()

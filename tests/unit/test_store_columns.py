@@ -1,8 +1,8 @@
 """The worker updates only `store.MUTABLE` columns of a stored denial: no handler may change another."""
 
-from engine import store
-from engine.demo import demo_events
-from engine.events import parse
+from engine.demo.feed import demo_events
+from engine.intake.events import parse
+from engine.storage import store
 from workflows.apply import apply_event
 from workflows.policy import LivePolicy
 from workflows.routing import Routing

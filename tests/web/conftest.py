@@ -8,11 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from engine import store
 from engine.clock import ManualClock
 from engine.config import Settings
-from engine.db import make_engine
-from engine.event_data import Role
+from engine.intake.event_data import Role
+from engine.storage import store
+from engine.storage.db import make_engine
 from engine.web.app import create_app
 from engine.web.auth import create_token
 from tests.factories import T0, received_doc, received_id

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.event_data import Role
+from engine.intake.event_data import Role
 from engine.web.actions import available
 from engine.web.auth import Principal
 from tests.factories import T0, touch

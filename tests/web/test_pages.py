@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from engine import quarantine
 from engine.config import Settings
-from engine.db import make_engine
-from engine.event_data import Role
-from engine.ingest import ingest_file
+from engine.intake import quarantine
+from engine.intake.event_data import Role
+from engine.intake.ingest import ingest_file
+from engine.storage.db import make_engine
 from engine.web.app import create_app
 from engine.web.auth import create_token
 from tests.factories import T0, received_doc, received_id

@@ -7,7 +7,7 @@ import json
 import re
 from datetime import UTC, datetime
 
-from engine import store
+from engine.storage import store
 from tests.factories import LEAD, event_doc, received_doc, received_id, touch
 from tests.store.batches import commit, inbound
 from tests.web.conftest import DENIAL, Web, log_in

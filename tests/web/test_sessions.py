@@ -7,9 +7,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from engine.cli import app as cli
-from engine.event_data import Role
-from engine.models import WebSession
+from engine.cli.app import app as cli
+from engine.intake.event_data import Role
+from engine.storage.models import WebSession
 from engine.web.auth import create_token
 from engine.web.sessions import COOKIE, digest
 from tests.factories import T0

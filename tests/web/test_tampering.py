@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text, update
 
-from engine import store
+from engine.storage import store
 from tests.helpers import tampering
 from tests.web.conftest import DENIAL, Web, log_in
 

@@ -24,7 +24,7 @@ down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# engine/events.py at this revision (a migration is a snapshot)
+# engine/intake/events.py at this revision (a migration is a snapshot)
 _DENIAL_NAMESPACE = uuid.UUID("6f0c1d52-5a43-4c61-9a0e-2f1e8e7d9b10")
 
 

@@ -4,7 +4,7 @@ Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-04 13:15:00
 
-`audit_checkpoints` holds the signed checkpoints of the audit chains' heads (engine/checkpoints.py).
+`audit_checkpoints` holds the signed checkpoints of the audit chains' heads (engine/audit/checkpoints.py).
 A trigger refuses UPDATE and DELETE on `audit_entries` on both databases (TRUNCATE, which the
 tests use to empty a store, is not a row change). On PostgreSQL the role `denialflow_app`
 (NOLOGIN; production logs in as a member of it) may read and write every table but only read

@@ -1,0 +1,132 @@
+"""The tamper-evident audit log: canonical serialization, hashing and verification.
+
+Each denial's entries form a hash chain: ``hash = sha256(canonical(entry))`` where
+the canonical form includes ``prev_hash``. The denial row keeps the chain's head
+(``audit_seq``, ``audit_head``), so a deleted tail is as visible as an edited,
+inserted or deleted middle entry.
+"""
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Select, literal, select
+
+from engine.clock import as_utc
+from engine.storage.models import AuditEntry, Denial
+
+HASHED_FIELDS = (
+    "denial_id", "seq", "event_id", "event_type", "trigger", "from_state", "to_state",
+    "actor", "role", "occurred_at", "recorded_at", "reason", "payload",
+    "source_topic", "source_partition", "source_offset", "prev_hash",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=4096)  # a batch repeats its "now" and each event's time on every entry
+def _iso(value: datetime) -> str:
+    return as_utc(value).isoformat(timespec="microseconds")
+
+
+def canonical(entry: Mapping[str, Any]) -> bytes:
+    """Stable bytes for an entry: JSON, sorted keys, no whitespace, UTF-8, UTC timestamps
+    with microseconds, amounts as decimal strings (the event schema dumps them so)."""
+    doc = {f: entry[f] for f in HASHED_FIELDS}
+    doc["occurred_at"] = _iso(doc["occurred_at"])
+    doc["recorded_at"] = _iso(doc["recorded_at"])
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+
+
+def entry_hash(entry: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical(entry)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """The first place the chain does not hold."""
+
+    denial_id: str
+    seq: int | None
+    entry_id: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"denial {self.denial_id}" + (f" seq {self.seq} (audit row id {self.entry_id})" if self.seq else "")
+        return f"{where}: {self.problem}"
+
+
+def _entries(conn: Connection, denials: Select[Any] | None) -> Iterator[Mapping[str, Any]]:
+    table = AuditEntry.__table__
+    stmt = select(table).order_by(table.c.denial_id, table.c.seq).execution_options(yield_per=5000)
+    if denials is not None:
+        stmt = stmt.where(table.c.denial_id.in_(denials))
+    for row in conn.execute(stmt):
+        yield row._mapping
+
+
+def _heads(conn: Connection, denials: Select[Any] | None) -> dict[str, tuple[int, str | None]]:
+    t = Denial.__table__
+    stmt = select(t.c.id, t.c.audit_seq, t.c.audit_head)
+    if denials is not None:
+        stmt = stmt.where(t.c.id.in_(denials))
+    return {r.id: (r.audit_seq, r.audit_head) for r in conn.execute(stmt)}
+
+
+def touched_between(start: datetime, end: datetime) -> Select[Any]:
+    """The denials with an audit entry recorded in ``[start, end)``: a chain can only be
+    checked from its first entry, so a date range verifies these denials' whole chains."""
+    a = AuditEntry.__table__.c
+    return select(a.denial_id).where(a.recorded_at >= start, a.recorded_at < end).distinct()
+
+
+def only(denial_id: str) -> Select[Any]:
+    return select(literal(denial_id))
+
+
+def verify(conn: Connection, denials: Select[Any] | None = None) -> tuple[int, Break | None]:
+    """Check every chain (or those of ``denials``, a query of denial ids); return
+    (entries checked, first break or None)."""
+    heads = _heads(conn, denials)
+    checked = 0
+    current: str | None = None
+    expected_seq, prev_hash = 1, None
+
+    def close_chain(denial_id: str) -> Break | None:
+        head = heads.pop(denial_id, None)
+        if head is None:
+            return Break(denial_id, None, None, "audit entries for a denial that does not exist")
+        if head != (expected_seq - 1, prev_hash):
+            return Break(
+                denial_id,
+                expected_seq - 1,
+                None,
+                f"chain ends at seq {expected_seq - 1} but the denial records head seq {head[0]}"
+                " (entries missing or added at the end)",
+            )
+        return None
+
+    for entry in _entries(conn, denials):
+        if entry["denial_id"] != current:
+            if current is not None and (brk := close_chain(current)):
+                return checked, brk
+            current, expected_seq, prev_hash = entry["denial_id"], 1, None
+        checked += 1
+        seq, eid = entry["seq"], entry["id"]
+        if seq != expected_seq:
+            return checked, Break(current, seq, eid, f"sequence gap: expected seq {expected_seq}")
+        if entry["prev_hash"] != prev_hash:
+            return checked, Break(
+                current, seq, eid, "prev_hash does not match the previous entry's hash (entry inserted or removed)"
+            )
+        if entry_hash(entry) != entry["hash"]:
+            return checked, Break(current, seq, eid, "hash does not match the entry's contents (entry altered)")
+        expected_seq, prev_hash = seq + 1, entry["hash"]
+    if current is not None and (brk := close_chain(current)):
+        return checked, brk
+    for denial_id, (seq, _) in sorted(heads.items()):
+        if seq:
+            return checked, Break(denial_id, None, None, f"denial records {seq} audit entries but none exist")
+    return checked, None

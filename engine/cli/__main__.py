@@ -1,0 +1,5 @@
+"""`python -m engine.cli`: the same as the `denialflow` command."""
+
+from engine.cli.app import main
+
+main()

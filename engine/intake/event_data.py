@@ -1,0 +1,264 @@
+"""The shapes of an event's `data`, one per event type, and the vocabularies they use
+(roles, the root-cause taxonomy). `engine.intake.events` wraps them in envelopes and decodes
+them; these models know nothing of envelopes or Kafka."""
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
+
+from engine.intake.claim_identity import denial_id_for, legacy_denial_id_for
+from engine.intake.event_fields import Code, Day, Detail, Moment, Money, SignedMoney, Text
+
+
+class Role(StrEnum):
+    SYSTEM = "system"
+    STAFF = "staff"
+    LEAD = "lead"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class RootCauseCategory(StrEnum):
+    """DOMAIN.md's root-cause taxonomy: where the process broke."""
+
+    INTAKE_REGISTRATION = "intake_registration"
+    ELIGIBILITY_VERIFICATION = "eligibility_verification"
+    PRIOR_AUTHORIZATION = "prior_authorization"
+    SCHEDULING = "scheduling"
+    CLINICAL_DOCUMENTATION = "clinical_documentation"
+    CODING = "coding"
+    CHARGE_ENTRY = "charge_entry"
+    CLAIM_SUBMISSION = "claim_submission"
+    CREDENTIALING_ENROLLMENT = "credentialing_enrollment"
+    CONTRACT_FEE_SCHEDULE = "contract_fee_schedule"
+    PAYER_ERROR = "payer_error"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Adjustment(_Strict):
+    group: Literal["CO", "PR", "OA", "PI", "CR"]
+    reason: Code
+    amount: SignedMoney
+    quantity: Decimal | None = None
+
+
+class Patient(_Strict):
+    """PHI: stored, never logged, never put on the change feed."""
+
+    name: Text | None = None
+    member_id: Text | None = None
+    dob: Day | None = None
+
+
+class SourceFile(_Strict):
+    """The 835 file a remittance event came from: its SHA-256 and the envelope warnings it
+    was accepted with, so a denial's audit entry names the file and its defects."""
+
+    digest: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    warnings: list[Text] = Field([], max_length=200)
+
+
+class RemitLineData(_Strict):
+    """One claim line (line 0: the whole claim) as a payer adjudicated it on a remittance.
+
+    Identity is the practice's claim line (DOMAIN.md): payer + the provider's claim id
+    (CLP01) + ``line_key`` (see `claim_line_key`); the payer's claim control number
+    (CLP07) is recorded per remittance and changes when the payer re-adjudicates."""
+
+    payer_id: Text
+    payer_name: Text
+    claim_control_number: Text
+    line: int = Field(ge=0, description="service line position in the claim; 0 = the claim level")
+    line_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None, description="the claim line's identity within the claim; derived when absent (`claim_line_key`)"
+    )
+    line_control: Text | None = Field(None, description="REF*6R line item control number, when the claim sent one")
+    patient_control_number: Text
+    claim_status: Code | None = Field(None, description="CLP02 as the payer sent it (4 = denied)")
+    procedure_code: Text | None = None
+    modifiers: list[Code] = []
+    units: Decimal | None = Field(None, ge=0, max_digits=10)
+    billed_amount: Money
+    paid_amount: Money = Decimal(0)
+    adjustments: list[Adjustment] = []
+    remarks: list[Code] = Field([], description="remark codes (RARC) sent at this line's (or the claim's) level")
+    related_remarks: list[Code] = Field(
+        [], description="remarks at the other level (the claim's, for a line; every line's, for the claim)"
+    )
+    date_of_service: Day
+    remit_date: Day
+    rendering_npi: Annotated[str, StringConstraints(pattern=r"^\d{10}$")] | None = None
+    site: Text | None = None
+    payee_id: Text | None = None
+    payment_trace: Text | None = None
+    patient: Patient | None = None
+    source_file: SourceFile | None = None
+    collides_with: Text | None = Field(
+        None, description="another claim in the same file resolved to this line's identity; this one is kept apart"
+    )
+    after_reversal: Text | None = Field(
+        None, description="the payer claim control number this adjudication corrects (reversed just before it)"
+    )
+
+
+class ReceivedData(RemitLineData):
+    """A claim line the payer denied: at least one adjustment says why."""
+
+    adjustments: list[Adjustment] = Field(min_length=1)
+
+
+class PaidData(RemitLineData):
+    """A claim line a remittance adjudicated without a denial (paid, or left to the patient):
+    the payer's answer for a denial of the same claim line, if there is one."""
+
+
+class ReversedData(_Strict):
+    """A payer took back a payment (835 claim status 22) on a claim: the engine flags the
+    matching denials, or keeps the reversal for review when none matches."""
+
+    payer_id: Text
+    claim_control_number: Text
+    patient_control_number: Text | None = None
+    lines: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
+    line_keys: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        [], description="the reversed claim lines' identities (`claim_line_key`), claim level first"
+    )
+    reversed_amount: SignedMoney
+    payment_trace: Text | None = None
+    remit_date: Day
+
+    def denial_ids(self) -> list[str]:
+        """The denials this reversal may touch: by claim line, or (logs before claim-line
+        identity) by the payer's claim control number and line position."""
+        if self.patient_control_number and self.line_keys:
+            return [denial_id_for(self.payer_id, self.patient_control_number, k) for k in self.line_keys]
+        return [legacy_denial_id_for(self.payer_id, self.claim_control_number, n) for n in self.lines]
+
+
+class AssignedData(_Strict):
+    owner: Text
+    next_action_date: Day | None = None
+
+
+class TouchedData(_Strict):
+    note: Text
+    action: Text | None = Field(None, description="what was done; `retro_auth_request` is checked against its deadline")
+    next_action_date: Day
+    override_reason: Text | None = Field(None, description="a lead's reason to act past a payer deadline")
+
+
+class AppealedData(_Strict):
+    appeal_reference: Text
+    level: int = Field(default=1, ge=1, le=3)
+    deadline: Day | None = None
+    override_reason: Text | None = None
+
+
+class ResubmittedData(_Strict):
+    claim_reference: Text
+    override_reason: Text | None = None
+
+
+class TimerFiredData(_Strict):
+    """Sent by the timer service when a timer falls due; ``generation`` tells a current
+    timer from one that was moved or cancelled after it was published."""
+
+    rule: Literal["ownership", "follow_up", "aging", "filing_deadline", "appeal_deadline", "retro_auth_deadline",
+                  "leadership", "soft_write_off", "deadline_past_at_receipt", "deadlines_passed"]  # fmt: skip
+    generation: int = Field(ge=1)
+    due_at: Moment
+    detail: Detail = {}
+
+
+class DeadlineExtendedData(_Strict):
+    deadline: Literal["filing", "appeal", "retro_auth"]
+    until: Day
+    reason: Text
+    reference: Text | None = None
+
+
+class WrittenOffData(_Strict):
+    """At most the denial's open amount (a guard); a $0 write-off names the adjustment's reason code."""
+
+    adjustment_type: Literal["administrative", "bad_debt", "small_balance", "timely_filing", "contractual", "charity"]
+    amount: Money
+    reason: Text
+    reason_code: Code | None = Field(None, description="the adjustment reason code; required when amount is 0")
+
+
+class PayerRespondedData(_Strict):
+    outcome: Literal["paid", "overturned", "upheld"]
+    paid_amount: Money | None = None
+    payment_trace: Text | None = None
+    icn: Text | None = None
+    decision_reference: Text | None = None
+
+
+class EscalatedData(_Strict):
+    rule: Text
+    detail: Detail = {}
+
+
+class ReassignedData(_Strict):
+    owner: Text
+    reason: Text
+    next_action_date: Day | None = None
+
+
+class RootCause(_Strict):
+    category: RootCauseCategory
+    handoff: Text
+    preventable: bool
+    prevention_owner: Text | None = None
+    prevention_action: Text | None = None
+
+
+class Evidence(_Strict):
+    """Closure evidence; which fields are required depends on the outcome (see guards)."""
+
+    payment_trace: Text | None = None
+    icn: Text | None = None
+    paid_amount: Money | None = None
+    appeal_reference: Text | None = None
+    decision: Text | None = None
+    approver: Text | None = None
+    reason: Text | None = None
+
+
+class ClosedData(_Strict):
+    root_cause: RootCause
+    evidence: Evidence
+
+
+class ReopenedData(_Strict):
+    reason: Text
+
+
+class AuthorizationData(_Strict):
+    """A practice's authorization record; ``member_id`` is PHI."""
+
+    payer_id: Text
+    reference: Text
+    member_id: Text
+    auth_type: Literal["prior", "concurrent", "retrospective", "referral", "step_therapy"] = "prior"
+    procedure_codes: list[Code] = Field(min_length=1)
+    diagnosis: Text | None = None
+    rendering_npi: Annotated[str, StringConstraints(pattern=r"^\d{10}$")] | None = None
+    location: Text | None = None
+    units_approved: int | None = Field(None, ge=0)
+    units_used: int = Field(0, ge=0)
+    obtained_on: Day
+    valid_from: Day
+    valid_to: Day
+
+    @model_validator(mode="after")
+    def _window(self) -> Self:
+        if self.valid_to < self.valid_from:
+            raise PydanticCustomError("window", "valid_to is before valid_from")
+        return self

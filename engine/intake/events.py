@@ -1,0 +1,261 @@
+"""The inbound event schema (version 1), validated in one pass from raw bytes.
+
+Every event is an envelope (`event_id`, `type`, `denial_id`, `occurred_at`,
+`actor`, `role`, `data`) whose `data` shape depends on `type`. A pydantic
+discriminated union parses and validates the JSON in one call, and any failure is
+translated into a `Rejected` that names the field and the rule.
+"""
+
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from engine.errors import Rejected
+from engine.intake.claim_identity import legacy_denial_id_for, receipt_denial_id
+from engine.intake.event_data import (
+    AppealedData,
+    AssignedData,
+    AuthorizationData,
+    ClosedData,
+    DeadlineExtendedData,
+    EscalatedData,
+    PaidData,
+    PayerRespondedData,
+    ReassignedData,
+    ReceivedData,
+    ReopenedData,
+    ResubmittedData,
+    ReversedData,
+    Role,
+    TimerFiredData,
+    TouchedData,
+    WrittenOffData,
+    _Strict,
+)
+from engine.intake.event_fields import PRINTABLE, Ident, Moment, Text
+
+SCHEMA_VERSION = 1
+
+
+class _Envelope(_Strict):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: Ident
+    denial_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=PRINTABLE)] | None = None
+    occurred_at: Moment
+    actor: Text
+    role: Role
+
+    @property
+    def key(self) -> str:
+        """The Kafka key: a denial's events share one, so they stay in order on one partition."""
+        return self.denial_id  # type: ignore[return-value]
+
+    @model_validator(mode="after")
+    def _denial_id_present(self) -> Self:
+        if self.denial_id is None and self.type != "authorization.recorded":  # type: ignore[attr-defined]
+            raise PydanticCustomError("denial_id_missing", "denial_id is required for this event type")
+        return self
+
+
+class _RemitLineEnvelope(_Envelope):
+    """Receipts and paid lines carry their denial id in their data; a given id must agree."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_denial_id(cls, raw: Any) -> Any:
+        data = raw.get("data") if isinstance(raw, dict) else None
+        if not isinstance(data, dict):
+            return raw
+        try:
+            derived = receipt_denial_id(data)
+        except (KeyError, TypeError, ValueError):
+            return raw  # the field-level validation names what is wrong
+        given = raw.get("denial_id")
+        if given is not None and given != derived and given != _legacy_id(data):
+            raise ValueError(f"denial_id {given!r} differs from the id derived from payer, claim and line")
+        return raw if given is not None else {**raw, "denial_id": derived}
+
+
+def _legacy_id(data: dict[str, Any]) -> str | None:
+    try:
+        return legacy_denial_id_for(str(data["payer_id"]).strip(), str(data["claim_control_number"]).strip(),
+                                    int(data["line"]))  # fmt: skip
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class DenialReceived(_RemitLineEnvelope):
+    type: Literal["denial.received"]
+    data: ReceivedData
+
+
+class DenialPaid(_RemitLineEnvelope):
+    """A later remittance adjudicated the claim line without denying it."""
+
+    type: Literal["denial.paid"]
+    data: PaidData
+
+
+class DenialReversed(_Envelope):
+    """Sent keyed by the claim-level denial id (line 0): one claim's reversal is one event,
+    which flags each of the claim's denials (``data.lines``) that exists."""
+
+    type: Literal["denial.reversed"]
+    data: ReversedData
+
+
+class DenialAssigned(_Envelope):
+    type: Literal["denial.assigned"]
+    data: AssignedData
+
+
+class DenialTouched(_Envelope):
+    type: Literal["denial.touched"]
+    data: TouchedData
+
+
+class DenialAppealed(_Envelope):
+    type: Literal["denial.appealed"]
+    data: AppealedData
+
+
+class DenialResubmitted(_Envelope):
+    type: Literal["denial.resubmitted"]
+    data: ResubmittedData
+
+
+class DenialWrittenOff(_Envelope):
+    type: Literal["denial.written_off"]
+    data: WrittenOffData
+
+
+class DenialPayerResponded(_Envelope):
+    type: Literal["denial.payer_responded"]
+    data: PayerRespondedData
+
+
+class DenialEscalated(_Envelope):
+    type: Literal["denial.escalated"]
+    data: EscalatedData
+
+
+class DenialTimerFired(_Envelope):
+    type: Literal["denial.timer_fired"]
+    data: TimerFiredData
+
+
+class DenialDeadlineExtended(_Envelope):
+    type: Literal["denial.deadline_extended"]
+    data: DeadlineExtendedData
+
+
+class DenialReassigned(_Envelope):
+    type: Literal["denial.reassigned"]
+    data: ReassignedData
+
+
+class DenialClosed(_Envelope):
+    type: Literal["denial.closed"]
+    data: ClosedData
+
+
+class DenialReopened(_Envelope):
+    type: Literal["denial.reopened"]
+    data: ReopenedData
+
+
+class AuthorizationRecorded(_Envelope):
+    """Not a denial's transition: it keeps the authorization records the checklist reads."""
+
+    type: Literal["authorization.recorded"]
+    data: AuthorizationData
+
+    @property
+    def key(self) -> str:
+        return f"authorization|{self.data.payer_id}|{self.data.reference}"
+
+
+Event = Annotated[
+    DenialReceived
+    | DenialPaid
+    | DenialAssigned
+    | DenialTouched
+    | DenialAppealed
+    | DenialResubmitted
+    | DenialWrittenOff
+    | DenialPayerResponded
+    | DenialEscalated
+    | DenialReassigned
+    | DenialClosed
+    | DenialReopened
+    | DenialReversed
+    | DenialTimerFired
+    | DenialDeadlineExtended
+    | AuthorizationRecorded,
+    Field(discriminator="type"),
+]
+EVENT_TYPES: tuple[str, ...] = tuple(
+    m.model_fields["type"].annotation.__args__[0]
+    for m in Event.__origin__.__args__  # type: ignore[attr-defined]
+)
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+_CODES = {
+    "json_invalid": "schema.malformed_json",
+    "json_type": "schema.malformed_json",
+    "union_tag_invalid": "schema.unknown_type",
+    "union_tag_not_found": "schema.missing_field",
+    "missing": "schema.missing_field",
+    "extra_forbidden": "schema.unknown_field",
+    "denial_id_missing": "schema.missing_field",
+    "window": "schema.invalid_field",
+    "date_window": "schema.invalid_field",
+    "detail_size": "schema.invalid_field",
+}
+
+
+def partition_key(doc: dict[str, Any]) -> bytes:
+    """The Kafka key for an event document: its denial id, derived for a receipt, so all
+    of one denial's events share a partition and stay in order."""
+    return parse(doc).key.encode()
+
+
+def decode(raw: bytes) -> Event:
+    """Parse and validate one message, or raise `Rejected` naming the first bad field."""
+    try:
+        return _ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        raise _rejection(exc) from None
+
+
+def parse(obj: dict[str, Any]) -> Event:
+    """Validate an already-decoded event (used by replay and the publisher CLI)."""
+    try:
+        return _ADAPTER.validate_python(obj)
+    except ValidationError as exc:
+        raise _rejection(exc) from None
+
+
+def _rejection(exc: ValidationError) -> Rejected:
+    err = exc.errors(include_url=False)[0]
+    kind = err["type"]
+    loc = [str(p) for p in err["loc"]]
+    if loc and loc[0] in EVENT_TYPES:  # the union's tag, not a field
+        loc = loc[1:]
+    if kind == "union_tag_invalid":
+        loc = ["type"]
+    field = ".".join(loc) or ("type" if kind == "union_tag_not_found" else None)
+    if kind == "denial_id_missing":
+        field = "denial_id"
+    message = err["msg"].removeprefix("Value error, ")
+    if kind == "union_tag_invalid":
+        given = err["ctx"].get("tag") if err.get("ctx") else None
+        message = f"unknown event type {given!r}; expected one of {', '.join(EVENT_TYPES)}"
+    return Rejected(_CODES.get(kind, "schema.invalid_field"), message, field)

@@ -1,0 +1,389 @@
+"""Turn one polled batch of Kafka records into one database write.
+
+Per record: decode, skip if its event id was already processed, apply it to the
+denial as it stands after the records before it, and collect the audit entries,
+change-feed messages, dead letters and the processed-event record. Nothing here
+talks to Kafka; the worker decides when the write commits and offsets move.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import structlog
+from sqlalchemy import Connection
+
+from engine.audit.chain import entry_hash
+from engine.clock import Clock
+from engine.errors import Rejected
+from engine.intake.events import SCHEMA_VERSION
+from engine.intake.records import Inbound, body_digest, dead_letter, decode_record, internal_error, reserved_id
+from engine.runtime.messages import Message
+from engine.storage import store
+from engine.storage.models import transition_id
+from workflows.apply import SETTLED, Context, Policy, Step, apply_event, cents
+from workflows.authorization import AuthRecord
+from workflows.denial import State
+from workflows.escalation import EscalationRules, desired_timers
+
+log = structlog.get_logger("denialflow.processor")
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    transitions: str
+    dlq: str
+
+
+@dataclass
+class BatchResult:
+    now: datetime
+    write: store.BatchWrite = field(default_factory=store.BatchWrite)
+    applied: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    transitions: int = 0
+    rejected_by_code: dict[str, int] = field(default_factory=dict)
+
+    def fired_rules(self) -> Counter[str]:
+        """What the batch's timer events did, by rule (each is one escalation or flag)."""
+        return Counter(e["reason"] for e in self.write.audit if e["event_type"] == "denial.timer_fired")
+
+
+_FEED_ENTRY = ("denial_id", "seq", "event_id", "event_type", "trigger", "from_state", "to_state",
+               "actor", "role", "occurred_at", "recorded_at", "reason", "hash")  # fmt: skip
+_WITH_FIGURES = frozenset({"escalate", "flag", "extend_deadline"})
+_FEED_DENIAL = ("state", "category", "team", "owner", "touches", "priority", "payer_id", "denied_cents")
+
+
+def _feed_message(denial: SimpleNamespace, entry: dict[str, Any]) -> bytes:
+    """The change-feed record: the transition and the denial's standing after it, no PHI."""
+    doc = {k: entry[k] for k in _FEED_ENTRY}
+    doc["transition_id"] = transition_id(entry["denial_id"], entry["seq"])
+    doc["schema_version"] = SCHEMA_VERSION
+    doc["denial"] = {k: getattr(denial, k) for k in _FEED_DENIAL}
+    if entry["trigger"] in _WITH_FIGURES:  # the rule is the reason; the figures behind it travel too
+        doc["figures"] = entry["payload"].get("detail", entry["payload"])
+    return orjson.dumps(doc)
+
+
+#: What `Processor._apply` records for an event it accepted; anything else is a rejection code.
+#: A refused event reserves nothing: another body under its id is worked as new.
+ACCEPTED = frozenset({"applied", "timer.stale", "review.reversal_unmatched", "no_denial"})
+
+
+class _Poisoned(Exception):
+    """A record that raised something other than a rejection while being applied: the batch
+    is worked again without it, from the start, since its steps may be half collected."""
+
+    def __init__(self, key: str, cause: Exception) -> None:
+        super().__init__(key)
+        self.key, self.cause = key, cause
+
+
+def _denial_ids(event: Any) -> list[str]:
+    """The denials an event touches: its own, or for a reversal each line of the claim."""
+    if event.type == "authorization.recorded":
+        return []
+    if event.type == "denial.reversed":
+        return event.data.denial_ids()
+    return [event.denial_id]
+
+
+def _stale(event: Any, timers: dict[str, dict[str, SimpleNamespace]]) -> bool:
+    """A fire event for a timer that was cancelled or moved after it was published."""
+    row = timers.get(event.denial_id, {}).get(event.data.rule)
+    return row is None or not row.active or row.generation != event.data.generation
+
+
+def _reschedule(
+    write: store.BatchWrite, rows: dict[str, SimpleNamespace], denial: SimpleNamespace, rules: EscalationRules
+) -> None:
+    """Bring the denial's timer rows in line with what its new state wants (same transaction)."""
+    wanted = desired_timers(denial, rules)
+    for rule, (due, detail) in wanted.items():
+        row = rows.get(rule)
+        if row is not None and row.due_at == due and (row.active or row.fired_at is not None):
+            continue  # unchanged; a timer that fired for this moment stays fired, even when wanted again
+        generation = row.generation + 1 if row is not None else 1
+        rows[rule] = SimpleNamespace(denial_id=denial.id, rule=rule, generation=generation, active=True,
+                                     due_at=due, detail=detail, fired_at=None)  # fmt: skip
+        write.timers[(denial.id, rule)] = vars(rows[rule])
+    for rule, row in rows.items():
+        if rule not in wanted and row.active:
+            row.active = False
+            write.timers[(denial.id, rule)] = {**vars(row), "detail": getattr(row, "detail", {})}
+
+
+def _open_owner(denial: SimpleNamespace | None) -> str | None:
+    if denial is None or not denial.owner or denial.state == State.CLOSED:
+        return None
+    return denial.owner
+
+
+def _track_open_work(
+    context: Context, write: store.BatchWrite, before: SimpleNamespace | None, after: SimpleNamespace
+) -> None:
+    """Keep each owner's open-work count right through the batch: routing reads it."""
+    old, new = _open_owner(before), _open_owner(after)
+    if old == new:
+        return
+    for owner, change in ((old, -1), (new, 1)):
+        if owner is not None:
+            context.open_work[owner] = context.open_work.get(owner, 0) + change
+            write.workload[owner] = write.workload.get(owner, 0) + change
+
+
+def _record_authorization(write: store.BatchWrite, event: Any, context: Context, now: datetime) -> None:
+    row = {**event.data.model_dump(), "recorded_at": now}
+    row["procedure_codes"] = ",".join(row["procedure_codes"])
+    write.authorizations[(row["payer_id"], row["reference"])] = row
+    record = AuthRecord.from_row(SimpleNamespace(**row))
+    known = context.authorizations.setdefault((record.payer_id, record.member_id), [])
+    known[:] = [a for a in known if a.reference != record.reference] + [record]
+
+
+def _review(write: store.BatchWrite, kind: str, event: Any, now: datetime) -> None:
+    """Keep what a person must look at: a reversal that matches no denial (usually of a paid
+    claim), a claim line two claims of one file resolved to, money after a denial settled."""
+    data = event.data.model_dump(mode="json", exclude={"patient"})
+    write.reviews.append({
+        "kind": kind, "event_id": event.event_id, "payer_id": data["payer_id"],
+        "claim_control_number": data["claim_control_number"], "detail": data, "created_at": now,
+    })  # fmt: skip
+    log.info("review.created", kind=kind, event_id=event.event_id, payer_id=data["payer_id"])
+
+
+def _review_kind(event: Any, before: SimpleNamespace | None) -> str | None:
+    """Whether a remittance line that passed its guards also needs a person's eye."""
+    if event.type not in ("denial.received", "denial.paid"):
+        return None
+    if before is None and event.data.collides_with:
+        return "identity_collision"
+    if before is not None and before.state in SETTLED:
+        return "remittance_after_settled"
+    return None
+
+
+def _outcome_event(denial: SimpleNamespace, entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The `outcome_events` row for a payer's answer to an appeal or a write-off, else None."""
+    trigger = entry["trigger"]
+    if trigger == "write_off":
+        kind = "written_off"
+    elif trigger in ("resolve", "settle", "uphold") and entry["from_state"] == "appealed":
+        kind = "upheld" if trigger == "uphold" else "overturned"
+    else:
+        return None
+    amount = entry["payload"].get("amount") if kind == "written_off" else None
+    return {"denial_id": denial.id, "seq": entry["seq"], "occurred_at": entry["occurred_at"], "kind": kind,
+            "adjustment_type": entry["payload"].get("adjustment_type") if kind == "written_off" else None,
+            "amount_cents": cents(Decimal(amount)) if amount is not None else None, "payer_id": denial.payer_id,
+            "team": denial.team, "category": denial.category, "site": denial.site}  # fmt: skip
+
+
+class Processor:
+    def __init__(self, policy: Policy, topics: Topics, clock: Clock) -> None:
+        self.policy = policy
+        self.topics = topics
+        self.clock = clock
+        self._moved: dict[str, str] = {}  # this batch's claim-line ids of such denials -> their stored ids
+        self._stored: dict[str, str | None] = {}  # this batch's ids already in processed_events -> their digest
+        self._rows: dict[str, dict[str, Any]] = {}  # this batch's processed rows by id
+
+    def process(self, conn: Connection, messages: list[Inbound]) -> BatchResult:
+        """The batch's result; a record that fails in a way no rule foresaw is rejected as
+        `engine.internal_error` and the batch worked again without it (nothing is written yet)."""
+        poisoned: dict[str, Exception] = {}
+        while True:
+            try:
+                return self._process(conn, messages, poisoned)
+            except _Poisoned as poison:
+                log.error("event.poisoned", key=poison.key, error=type(poison.cause).__name__)
+                poisoned[poison.key] = poison.cause
+
+    def _process(self, conn: Connection, messages: list[Inbound], poisoned: dict[str, Exception]) -> BatchResult:
+        now = self.clock()
+        decoded = [(msg, *decode_record(msg)) for msg in messages]
+        # The idempotency key: a valid event's id; for bytes that failed validation, where they
+        # sit, so a corrected re-send under the same event id is still applied.
+        keys = [e.event_id if e is not None else f"kafka:{m.topic}:{m.partition}:{m.offset}" for m, e, _, _ in decoded]
+        digests = [body_digest(m.value) if e is not None else None for m, e, _, _ in decoded]
+        done = store.processed_ids(conn, keys)
+        self._stored, self._rows = {key: seen for key, (seen, _) in done.items()}, {}
+        valid = [e for _, e, _, _ in decoded if e is not None]
+        ids = {i for e in valid for i in _denial_ids(e)}
+        loaded = store.load_working(conn, ids)
+        self._moved = store.denial_keys(conn, ids - loaded.keys())
+        if self._moved:
+            ids |= set(self._moved.values())
+            loaded.update(store.load_working(conn, set(self._moved.values()) - loaded.keys()))
+        current = dict(loaded)
+        timers = store.load_timers(conn, ids)
+        receipts = [e.data for e in valid if e.type == "denial.received" and e.data.patient]
+        context = Context(
+            store.load_authorizations(
+                conn, {(d.payer_id, d.patient.member_id) for d in receipts if d.patient.member_id}
+            ),
+            store.open_work(conn),
+        )
+        result = BatchResult(now)
+        for (msg, event, error, event_id), key, digest in zip(decoded, keys, digests, strict=True):
+            if key in done:
+                seen, outcome = done[key]
+                if event is None or seen is None or seen == digest:
+                    result.duplicates += 1
+                    continue
+                if outcome in ACCEPTED:
+                    why = f"event {key} was processed before with a different body; not applied"
+                    conflict = Rejected("event.conflicting_duplicate", why, "event_id")
+                    self._reject(result, msg, event, conflict, None, event_id, now)
+                    continue
+                log.info("event.id_reclaimed", event_id=key, refused_before=outcome)
+            if key in poisoned:
+                error = internal_error(poisoned[key])
+            if error is None:
+                error = reserved_id(event)
+            if error is None:
+                try:
+                    outcome = self._apply(result, msg, event, current, context, timers, now)
+                except Rejected as exc:
+                    error = exc
+                except Exception as exc:
+                    raise _Poisoned(key, exc) from exc
+            if error is not None:
+                self._reject(result, msg, event, error, key, event_id, now, digest)
+                outcome = error.code
+            else:
+                self._processed(result.write, key, outcome, now, digest)
+                result.applied += 1
+            done[key] = (digest, outcome)
+        self._collect_denials(result.write, loaded, current, now)
+        return result
+
+    def _apply(
+        self,
+        result: BatchResult,
+        msg: Inbound,
+        event: Any,
+        current: dict[str, SimpleNamespace],
+        context: Context,
+        timers: dict[str, dict[str, SimpleNamespace]],
+        now: datetime,
+    ) -> str:
+        """Apply one valid event; return the outcome to record, or raise `Rejected`."""
+        if event.type == "denial.timer_fired":
+            if _stale(event, timers):
+                return "timer.stale"
+            # it fired: known here even before the timer service's mark is visible to this batch
+            timers[event.denial_id][event.data.rule].fired_at = now
+        if event.type == "authorization.recorded":
+            _record_authorization(result.write, event, context, now)
+            return "applied"
+        stored = [self._moved.get(i, i) for i in _denial_ids(event)]
+        if event.type == "denial.reversed":
+            matched = [i for i in stored if i in current]
+            if not matched:
+                _review(result.write, "reversal_unmatched", event, now)
+                return "review.reversal_unmatched"
+        elif event.type == "denial.paid" and stored[0] not in current:
+            return "no_denial"  # a paid line no denial is open for: the usual case
+        else:
+            matched = stored
+        changes = [apply_event(event, current.get(i), self.policy, context) for i in matched]
+        if kind := _review_kind(event, current.get(matched[0])):
+            _review(result.write, kind, event, now)
+        for denial, steps in changes:  # every denial passed its guards: now change them
+            _track_open_work(context, result.write, current.get(denial.id), denial)
+            current[denial.id] = denial
+            self._record(result, msg, event, denial, steps, now)
+            _reschedule(result.write, timers.setdefault(denial.id, {}), denial, self.policy.escalation)
+        return "applied"
+
+    def _reject(
+        self,
+        result: BatchResult,
+        msg: Inbound,
+        event: Any,
+        error: Rejected,
+        key: str | None,
+        event_id: str | None,
+        now: datetime,
+        digest: str | None = None,
+    ) -> None:
+        """Dead-letter one record; ``key`` None when its id's first processing keeps the record."""
+        result.rejected += 1
+        result.rejected_by_code[error.code] = result.rejected_by_code.get(error.code, 0) + 1
+        if key is not None:
+            self._processed(result.write, key, error.code[:80], now, digest)
+        result.write.outbox.append(dead_letter(msg, error, event_id, self.topics.dlq))
+        log.warning(
+            "event.rejected", code=error.code, field=error.field, detail=error.message, event_id=event_id,
+            denial_id=event.denial_id if event is not None else None,
+            source=f"{msg.topic}/{msg.partition}/{msg.offset}",
+        )  # fmt: skip
+
+    def _processed(self, write: store.BatchWrite, key: str, outcome: str, now: datetime, digest: str | None) -> None:
+        """The id's `processed_events` row: new, or replacing a refusal stored under the same id
+        (checked to be still the body it was) or recorded earlier in this batch."""
+        row = {"event_id": key, "outcome": outcome, "processed_at": now, "digest": digest}
+        if key in self._rows:
+            self._rows[key].update(row)
+        elif key in self._stored:
+            self._rows[key] = {**row, "_was": self._stored[key]}
+            write.reclaimed.append(self._rows[key])
+        else:
+            self._rows[key] = row
+            write.processed.append(row)
+
+    def _record(
+        self, result: BatchResult, msg: Inbound, event: Any, denial: SimpleNamespace, steps: list[Step], now: datetime
+    ) -> None:
+        for step in steps:
+            denial.audit_seq += 1
+            entry = {
+                "denial_id": denial.id,
+                "seq": denial.audit_seq,
+                "event_id": event.event_id,
+                "event_type": event.type,
+                "trigger": step.trigger,
+                "from_state": step.from_state,
+                "to_state": step.to_state,
+                "actor": event.actor,
+                "role": event.role.value,
+                "occurred_at": event.occurred_at,
+                "recorded_at": now,
+                "reason": step.reason,
+                "payload": step.payload,
+                "source_topic": msg.topic,
+                "source_partition": msg.partition,
+                "source_offset": msg.offset,
+                "prev_hash": denial.audit_head,
+            }
+            entry["hash"] = denial.audit_head = entry_hash(entry)
+            result.write.audit.append(entry)
+            if outcome := _outcome_event(denial, entry):
+                result.write.outcomes.append(outcome)
+            result.write.outbox.append(
+                Message(self.topics.transitions, denial.id.encode(), _feed_message(denial, entry))
+            )
+            result.transitions += 1
+
+    @staticmethod
+    def _collect_denials(
+        write: store.BatchWrite, loaded: dict[str, SimpleNamespace], current: dict[str, SimpleNamespace], now: datetime
+    ) -> None:
+        for denial_id, denial in current.items():
+            before = loaded.get(denial_id)
+            if before is denial:
+                continue
+            denial.updated_at = now
+            if before is None:
+                denial.version = 1
+                write.new_denials.append(store.denial_row(denial))
+            else:
+                denial.version = before.version + 1
+                write.changed_denials.append(store.denial_changes(denial, before.version))
