@@ -10,7 +10,20 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from pydantic_core import PydanticCustomError
 
 from engine.intake.claim_identity import denial_id_for, legacy_denial_id_for
-from engine.intake.event_fields import Code, Day, Detail, Moment, Money, SignedMoney, Text
+from engine.intake.event_fields import (
+    Code,
+    Count,
+    Day,
+    Detail,
+    Moment,
+    Money,
+    SignedMoney,
+    Text,
+    Text60,
+    Text80,
+    Text120,
+    Text200,
+)
 
 
 class Role(StrEnum):
@@ -35,6 +48,11 @@ class RootCauseCategory(StrEnum):
     CREDENTIALING_ENROLLMENT = "credentialing_enrollment"
     CONTRACT_FEE_SCHEDULE = "contract_fee_schedule"
     PAYER_ERROR = "payer_error"
+
+
+#: What a claim line's codes can hold: the denial's `carc_codes` and `rarc_codes` columns are
+#: 400 characters of "CO-45,"-style entries (an 835's CAS segments rarely carry a dozen).
+MAX_ADJUSTMENTS, MAX_REMARKS = 40, 60
 
 
 class _Strict(BaseModel):
@@ -71,30 +89,34 @@ class RemitLineData(_Strict):
     (CLP01) + ``line_key`` (see `claim_line_key`); the payer's claim control number
     (CLP07) is recorded per remittance and changes when the payer re-adjudicates."""
 
-    payer_id: Text
-    payer_name: Text
-    claim_control_number: Text
-    line: int = Field(ge=0, description="service line position in the claim; 0 = the claim level")
+    payer_id: Text80
+    payer_name: Text200
+    claim_control_number: Text80
+    line: Count = Field(description="service line position in the claim; 0 = the claim level")
     line_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
         None, description="the claim line's identity within the claim; derived when absent (`claim_line_key`)"
     )
     line_control: Text | None = Field(None, description="REF*6R line item control number, when the claim sent one")
-    patient_control_number: Text
+    patient_control_number: Text80
     claim_status: Code | None = Field(None, description="CLP02 as the payer sent it (4 = denied)")
-    procedure_code: Text | None = None
-    modifiers: list[Code] = []
+    procedure_code: Text60 | None = None
+    modifiers: list[Code] = Field([], max_length=4)
     units: Decimal | None = Field(None, ge=0, max_digits=10)
     billed_amount: Money
     paid_amount: Money = Decimal(0)
-    adjustments: list[Adjustment] = []
-    remarks: list[Code] = Field([], description="remark codes (RARC) sent at this line's (or the claim's) level")
+    adjustments: list[Adjustment] = Field([], max_length=MAX_ADJUSTMENTS)
+    remarks: list[Code] = Field(
+        [], max_length=MAX_REMARKS, description="remark codes (RARC) sent at this line's (or the claim's) level"
+    )
     related_remarks: list[Code] = Field(
-        [], description="remarks at the other level (the claim's, for a line; every line's, for the claim)"
+        [],
+        max_length=1000,
+        description="remarks at the other level (the claim's, for a line; every line's, for the claim)",
     )
     date_of_service: Day
     remit_date: Day
     rendering_npi: Annotated[str, StringConstraints(pattern=r"^\d{10}$")] | None = None
-    site: Text | None = None
+    site: Text120 | None = None
     payee_id: Text | None = None
     payment_trace: Text | None = None
     patient: Patient | None = None
@@ -110,7 +132,7 @@ class RemitLineData(_Strict):
 class ReceivedData(RemitLineData):
     """A claim line the payer denied: at least one adjustment says why."""
 
-    adjustments: list[Adjustment] = Field(min_length=1)
+    adjustments: list[Adjustment] = Field(min_length=1, max_length=MAX_ADJUSTMENTS)
 
 
 class PaidData(RemitLineData):
@@ -122,12 +144,12 @@ class ReversedData(_Strict):
     """A payer took back a payment (835 claim status 22) on a claim: the engine flags the
     matching denials, or keeps the reversal for review when none matches."""
 
-    payer_id: Text
-    claim_control_number: Text
-    patient_control_number: Text | None = None
-    lines: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
+    payer_id: Text80
+    claim_control_number: Text80
+    patient_control_number: Text80 | None = None
+    lines: list[Count] = Field(min_length=1, max_length=1000)
     line_keys: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
-        [], description="the reversed claim lines' identities (`claim_line_key`), claim level first"
+        [], max_length=1000, description="the reversed claim lines' identities (`claim_line_key`), claim level first"
     )
     reversed_amount: SignedMoney
     payment_trace: Text | None = None
@@ -142,7 +164,7 @@ class ReversedData(_Strict):
 
 
 class AssignedData(_Strict):
-    owner: Text
+    owner: Text120
     next_action_date: Day | None = None
 
 
@@ -171,7 +193,7 @@ class TimerFiredData(_Strict):
 
     rule: Literal["ownership", "follow_up", "aging", "filing_deadline", "appeal_deadline", "retro_auth_deadline",
                   "leadership", "soft_write_off", "deadline_past_at_receipt", "deadlines_passed"]  # fmt: skip
-    generation: int = Field(ge=1)
+    generation: Count = Field(ge=1)
     due_at: Moment
     detail: Detail = {}
 
@@ -206,7 +228,7 @@ class EscalatedData(_Strict):
 
 
 class ReassignedData(_Strict):
-    owner: Text
+    owner: Text120
     reason: Text
     next_action_date: Day | None = None
 
@@ -243,16 +265,16 @@ class ReopenedData(_Strict):
 class AuthorizationData(_Strict):
     """A practice's authorization record; ``member_id`` is PHI."""
 
-    payer_id: Text
-    reference: Text
-    member_id: Text
+    payer_id: Text80
+    reference: Text80
+    member_id: Text80
     auth_type: Literal["prior", "concurrent", "retrospective", "referral", "step_therapy"] = "prior"
-    procedure_codes: list[Code] = Field(min_length=1)
-    diagnosis: Text | None = None
+    procedure_codes: list[Code] = Field(min_length=1, max_length=60)
+    diagnosis: Text200 | None = None
     rendering_npi: Annotated[str, StringConstraints(pattern=r"^\d{10}$")] | None = None
-    location: Text | None = None
-    units_approved: int | None = Field(None, ge=0)
-    units_used: int = Field(0, ge=0)
+    location: Text120 | None = None
+    units_approved: Count | None = None
+    units_used: Count = 0
     obtained_on: Day
     valid_from: Day
     valid_to: Day

@@ -21,6 +21,15 @@ Text = Annotated[
         strip_whitespace=True, min_length=1, max_length=500, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
     ),
 ]
+#: Text that lands in a column of that width (`engine.storage.models`): payer ids, claim numbers
+#: and references 80, procedure codes 60, people and places 120, names 200. A longer value is
+#: refused here with the field named, not by the database with the whole batch.
+Text60 = Annotated[Text, StringConstraints(max_length=60)]
+Text80 = Annotated[Text, StringConstraints(max_length=80)]
+Text120 = Annotated[Text, StringConstraints(max_length=120)]
+Text200 = Annotated[Text, StringConstraints(max_length=200)]
+#: A count or position stored as a 32-bit integer column.
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
 #: An identifier: printable, no control characters at all.
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 Ident = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE)]
@@ -71,8 +80,15 @@ def _depth(value: Any) -> int:
     return 0
 
 
+def _encoded_size(detail: dict[str, Any]) -> int:
+    try:
+        return len(orjson.dumps(detail, default=str))
+    except orjson.JSONEncodeError:  # an integer past 64 bits: no reader downstream takes it
+        return DETAIL_MAX_BYTES + 1
+
+
 def _small(detail: dict[str, Any]) -> dict[str, Any]:
-    if _depth(detail) > DETAIL_MAX_DEPTH or len(orjson.dumps(detail, default=str)) > DETAIL_MAX_BYTES:
+    if _depth(detail) > DETAIL_MAX_DEPTH or _encoded_size(detail) > DETAIL_MAX_BYTES:
         raise PydanticCustomError("detail_size", "at most {size} bytes and {depth} levels deep",
                                   {"size": DETAIL_MAX_BYTES, "depth": DETAIL_MAX_DEPTH})  # fmt: skip
     return detail

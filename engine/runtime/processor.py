@@ -49,6 +49,18 @@ class BatchResult:
     transitions: int = 0
     rejected_by_code: dict[str, int] = field(default_factory=dict)
 
+    def merged(self, later: "BatchResult") -> "BatchResult":
+        """This result and a later one's as one batch's (the worker's record-by-record commit):
+        the counts, and the audit entries `fired_rules` reads; both writes are committed already."""
+        self.write.audit.extend(later.write.audit)
+        self.applied += later.applied
+        self.duplicates += later.duplicates
+        self.rejected += later.rejected
+        self.transitions += later.transitions
+        for code, n in later.rejected_by_code.items():
+            self.rejected_by_code[code] = self.rejected_by_code.get(code, 0) + n
+        return self
+
     def fired_rules(self) -> Counter[str]:
         """What the batch's timer events did, by rule (each is one escalation or flag)."""
         return Counter(e["reason"] for e in self.write.audit if e["event_type"] == "denial.timer_fired")
@@ -194,18 +206,22 @@ class Processor:
         self._stored: dict[str, str | None] = {}  # this batch's ids already in processed_events -> their digest
         self._rows: dict[str, dict[str, Any]] = {}  # this batch's processed rows by id
 
-    def process(self, conn: Connection, messages: list[Inbound]) -> BatchResult:
+    def process(self, conn: Connection, messages: list[Inbound], unwritable: Exception | None = None) -> BatchResult:
         """The batch's result; a record that fails in a way no rule foresaw is rejected as
-        `engine.internal_error` and the batch worked again without it (nothing is written yet)."""
+        `engine.internal_error` and the batch worked again without it (nothing is written yet).
+        ``unwritable``: what the store refused when this (single) record was written; it is
+        rejected for that, unless it was processed before."""
         poisoned: dict[str, Exception] = {}
         while True:
             try:
-                return self._process(conn, messages, poisoned)
+                return self._process(conn, messages, poisoned, unwritable)
             except _Poisoned as poison:
                 log.error("event.poisoned", key=poison.key, error=type(poison.cause).__name__)
                 poisoned[poison.key] = poison.cause
 
-    def _process(self, conn: Connection, messages: list[Inbound], poisoned: dict[str, Exception]) -> BatchResult:
+    def _process(
+        self, conn: Connection, messages: list[Inbound], poisoned: dict[str, Exception], unwritable: Exception | None
+    ) -> BatchResult:
         now = self.clock()
         decoded = [(msg, *decode_record(msg)) for msg in messages]
         # The idempotency key: a valid event's id; for bytes that failed validation, where they
@@ -243,8 +259,9 @@ class Processor:
                     self._reject(result, msg, event, conflict, None, event_id, now)
                     continue
                 log.info("event.id_reclaimed", event_id=key, refused_before=outcome)
-            if key in poisoned:
-                error = internal_error(poisoned[key])
+            cause = poisoned.get(key, unwritable)
+            if cause is not None:
+                error = internal_error(cause)
             if error is None:
                 error = reserved_id(event)
             if error is None:

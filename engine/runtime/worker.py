@@ -11,6 +11,10 @@ produced can be lost, and the worker does not spend its core on producing. Offse
 are committed before the next poll, and a rebalance only happens inside poll, so a
 revoked partition never has uncommitted work.
 
+A record whose content the store refuses (a value past a column's range the schema let
+through) must not stop the partition: the batch is then committed one record at a time, and
+the refused record is dead-lettered as `engine.internal_error` naming what the store raised.
+
 The database or the broker being away is waited out with the batch in hand (see
 `engine.runtime.poll_loop`): step 1 or 2 is retried until it succeeds, and a step 1 that did commit
 is not redone for a failed step 2.
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 import structlog
 from kafka import KafkaConsumer
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from engine.errors import TransientError
 from engine.intake.records import Inbound
@@ -33,6 +37,10 @@ from engine.runtime.processor import BatchResult, Processor
 from engine.storage import store
 
 log = structlog.get_logger("denialflow.worker")
+
+#: What the store raises for a value it cannot hold (PostgreSQL: too long, out of range, NUL;
+#: SQLite: an integer past 64 bits): the record's fault, not the database's being away.
+UNWRITABLE = (DataError, OverflowError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +93,34 @@ class Worker(PollLoop):
             self.on_commit(Committed(result, len(records), time.time(), [r.timestamp for r in records]))
 
     def _commit_batch(self, messages: list[Inbound]) -> BatchResult:
-        """Step 1 of the commit order, never half-applied. A lost race with another worker is
-        retried ``db_retries`` times here; the database being away propagates, to be waited out."""
+        """Step 1 of the commit order, never half-applied; a batch the store refuses for one
+        record's content is committed record by record instead (`_commit_each`)."""
+        try:
+            return self._commit(messages)
+        except UNWRITABLE as exc:
+            if len(messages) == 1:
+                log.error("event.unwritable", topic=messages[0].topic, offset=messages[0].offset,
+                          error=type(exc).__name__)  # fmt: skip
+                return self._commit(messages, unwritable=exc)
+            log.warning("batch.unwritable", records=len(messages), error=type(exc).__name__)
+            return self._commit_each(messages)
+
+    def _commit_each(self, messages: list[Inbound]) -> BatchResult:
+        """The batch as single-record transactions, in order, summed into one result."""
+        total: BatchResult | None = None
+        for message in messages:
+            result = self._commit_batch([message])
+            total = result if total is None else total.merged(result)
+        assert total is not None
+        return total
+
+    def _commit(self, messages: list[Inbound], unwritable: Exception | None = None) -> BatchResult:
+        """One transaction. A lost race with another worker is retried ``db_retries`` times
+        here; the database being away propagates, to be waited out."""
         for attempt in range(self.db_retries + 1):
             try:
                 with self.engine.begin() as conn:
-                    result = self.processor.process(conn, messages)
+                    result = self.processor.process(conn, messages, unwritable)
                     store.write_batch(conn, result.write, result.now)
                 return result
             except (TransientError, IntegrityError) as exc:

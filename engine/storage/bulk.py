@@ -8,10 +8,13 @@ formats for time) and hand the rows to the driver in bulk: sqlite3's C
 with updates copied into a per-session temporary table and applied by one
 ``UPDATE ... FROM``. Column lists and types come from the SQLModel tables, so the
 schema is defined in one place; everything runs in the caller's transaction.
+The driver's errors are raised as SQLAlchemy's (`_cursor`), so callers tell a value the
+store refuses (DataError) from a database that went away (OperationalError) as they
+would for any other statement.
 """
 
-from collections.abc import Callable, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from types import SimpleNamespace
@@ -20,6 +23,7 @@ from typing import Any
 import orjson
 from sqlalchemy import JSON, Boolean, Column, Connection, Date, DateTime, Table
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
 
 from engine.clock import as_utc
 
@@ -120,8 +124,21 @@ class BulkTable:
         plan = [(c, self._convert.get(c)) for c in columns]
         return [tuple(f(row[c]) if f else row[c] for c, f in plan) for row in rows]
 
-    def _cursor(self, conn: Connection) -> closing[Any]:
-        return closing(conn.connection.driver_connection.cursor())  # type: ignore[union-attr]
+    @contextmanager
+    def _cursor(self, conn: Connection) -> Iterator[Any]:
+        """The driver's own cursor, its errors wrapped as SQLAlchemy wraps a statement's."""
+        dbapi = conn.dialect.loaded_dbapi
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            yield cur
+        except dbapi.Error as exc:
+            gone = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cur)
+            if gone:
+                conn.invalidate(exc)
+            raise DBAPIError.instance(None, None, exc, dbapi.Error, connection_invalidated=gone) from exc
+        finally:
+            with suppress(dbapi.Error):  # a cursor of a connection just invalidated
+                cur.close()
 
     def insert(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:

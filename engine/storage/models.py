@@ -142,7 +142,9 @@ class AuditEntry(SQLModel, table=True):
     role: str = Field(max_length=10)
     occurred_at: datetime = _ts(nullable=False)
     recorded_at: datetime = _ts(nullable=False)
-    reason: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(
+        default=None, max_length=2000, description="a step's reason, which may join two texts of 500 (reason; override)"
+    )
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     source_topic: str | None = Field(default=None, max_length=250)
     source_partition: int | None = None

@@ -32,7 +32,8 @@ def _with(doc: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     for name in parents:
         target = target[name]
     target[leaf] = value
-    return {**out, "event_id": f"{out['event_id']}-{path}-{str(value)[:10]}"}
+    tag = hashlib.sha256(repr(value).encode()).hexdigest()[:10]  # the value itself may not be a valid id
+    return {**out, "event_id": f"{out['event_id']}-{path}-{tag}"}
 
 
 def hostile(good: dict[str, Any]) -> list[bytes | dict[str, Any] | None]:
