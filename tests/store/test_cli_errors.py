@@ -2,6 +2,7 @@
 (exit 2), and an unknown team or payer is said to be unknown (exit 1), never a traceback or an
 empty table that reads like "nothing to do"."""
 
+import itertools
 import json
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from engine.cli.app import app
+from tests.factories import received_doc, received_id
+from tests.store.batches import commit, inbound
 from tests.store.test_dashboard import _seed
 
 CLI = CliRunner()
@@ -73,3 +76,25 @@ def test_a_unique_id_prefix_names_a_denial_like_a_short_hash(engine: Engine, db_
     assert replayed.exit_code == 0 and "replay reaches the stored state" in replayed.output
     assert CLI.invoke(app, ["show", full[:5], "--database-url", db_url]).exit_code == 1  # too short to be a prefix
     assert "no denial 0000000000" in CLI.invoke(app, ["show", "0000000000", "--database-url", db_url]).output
+
+
+def test_an_ambiguous_id_prefix_names_how_many_denials_it_matches(engine: Engine, db_url: str) -> None:
+    first, second = _sharing_a_prefix(6)
+    commit(engine, inbound([first, second]))
+    one, other = received_id(first), received_id(second)
+    shown = CLI.invoke(app, ["show", one[:6], "--database-url", db_url])
+    assert shown.exit_code == 1 and f"a prefix of 2 denials, e.g. {', '.join(sorted([one, other]))}" in shown.output
+    longer = next(n for n in range(7, 64) if one[:n] != other[:n])
+    assert CLI.invoke(app, ["show", one[:longer], "--json", "--database-url", db_url]).exit_code == 0
+
+
+def _sharing_a_prefix(length: int) -> tuple[dict, dict]:
+    """Two receipts whose denial ids start alike (a birthday search over the factory's claims)."""
+    seen: dict[str, dict] = {}
+    for n in itertools.count():
+        doc = received_doc(n)
+        prefix = received_id(doc)[:length]
+        if prefix in seen:
+            return seen[prefix], doc
+        seen[prefix] = doc
+    raise AssertionError("unreachable")
