@@ -10,6 +10,7 @@ from engine.runtime.kafka import make_consumer
 from engine.runtime.processor import Processor, Topics
 from engine.runtime.worker import Committed, Worker
 from engine.storage.db import make_engine
+from workflows.auth_rules import AuthRules
 from workflows.escalation import EscalationRules
 from workflows.payers import PayerPolicies
 from workflows.policy import LivePolicy
@@ -28,8 +29,15 @@ def build_worker(
             Routing.load(settings.routing_file),
             PayerPolicies.load(settings.payers_file),
             EscalationRules.load(settings.escalation_file),
+            AuthRules.load(settings.auth_rules_file),
         ),
-        Topics(settings.transitions_topic, settings.dlq_topic),
+        Topics(
+            settings.transitions_topic,
+            settings.dlq_topic,
+            settings.events_topic,
+            settings.authorizations_topic,
+            settings.claims_checked_topic,
+        ),
         clock or clock_from(settings.now),
     )
     return Worker(

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     dlq_topic: str = "denials.dlq"
     remits_topic: str = Field("clearinghouse.remits", description="raw X12 835 text, one remittance file a message")
     remits_group_id: str = "denialflow-remits"
+    claims_outbound_topic: str = Field("claims.outbound", description="raw X12 837 text, one claim file a message")
+    claims_group_id: str = "denialflow-claims"
+    claims_checked_topic: str = Field("claims.checked", description="each outgoing claim's verdict: clear, hold, ...")
+    authorizations_topic: str = Field(
+        "authorizations.changes", description="authorization change feed: recorded, units counted, alerts"
+    )
     partitions: int = Field(6, ge=1, description="partitions for topics the engine creates")
     group_id: str = "denialflow-engine"
     batch_size: int = Field(1000, ge=1, le=50_000, description="max records per poll = per database transaction")
@@ -39,6 +45,9 @@ class Settings(BaseSettings):
     routing_file: Path | None = Field(None, description="routing TOML; the packaged default when unset")
     payers_file: Path | None = Field(None, description="payer deadlines TOML; the packaged default when unset")
     escalation_file: Path | None = Field(None, description="escalation rules TOML; the packaged default when unset")
+    auth_rules_file: Path | None = Field(
+        None, description="authorization rules TOML (prior auth, referrals, alerts); the packaged default when unset"
+    )
     now: AwareDatetime | None = Field(None, description="start the engine's clock here (ISO 8601 with offset)")
     timer_interval_ms: int = Field(1000, ge=10, description="how often the timer service looks for due timers")
     timer_batch: int = Field(1000, ge=1, le=50_000, description="timers fired per publish-and-mark transaction")

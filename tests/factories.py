@@ -98,3 +98,21 @@ def authorization_doc(reference: str = "AUTH-1", **data: Any) -> dict[str, Any]:
         "event_id": f"auth-{next(_ids)}", "type": "authorization.recorded", "occurred_at": T0.isoformat(),
         "actor": "front.desk", "role": "staff", "data": record,
     }  # fmt: skip
+
+
+def claim_doc(pcn: str = "PCN-C1", lines: list[dict[str, Any]] | None = None, frequency: str = "1",
+              event_id: str | None = None, **data: Any) -> dict[str, Any]:  # fmt: skip
+    """An outgoing claim (`claim.submitted`) for `authorization_doc`'s patient: one 90837 session
+    inside its window, by its rendering provider, carrying no authorization number."""
+    claim = {
+        "payer_id": "AETNA", "billing_npi": "1234567893", "billing_name": "MAIN ST BEHAVIORAL HEALTH",
+        "patient_control_number": pcn, "frequency": frequency, "charge": "220.00", "rendering_npi": "1234567890",
+        "patient": {"name": "Ada Q Patient", "member_id": "MBR-PHI-778899", "dob": "1970-01-02"},
+        "lines": lines or [{"line": 1, "procedure_code": "90837", "units": "1", "charge": "220.00",
+                            "date_of_service": "2026-10-02"}],
+        **data,
+    }  # fmt: skip
+    return {
+        "event_id": event_id or f"claim-{next(_ids)}", "type": "claim.submitted", "occurred_at": T0.isoformat(),
+        "actor": "billing-system", "role": "system", "data": claim,
+    }  # fmt: skip

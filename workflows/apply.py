@@ -101,6 +101,8 @@ def apply_event(
         return _timer_fired(event, denial)
     if event.type == "denial.deadline_extended":
         return _deadline_extended(event, denial)
+    if event.type == "denial.auth_rechecked":
+        return _auth_rechecked(event, denial)
     override = guards.check_deadline(event, denial)
     guards.check_amounts(event, denial)
     trigger, update = _HANDLERS[event.type]
@@ -145,6 +147,19 @@ def _deadline_extended(event: Any, denial: SimpleNamespace) -> tuple[SimpleNames
     setattr(work, name, event.data.until)
     reason = f"{event.data.deadline} deadline {old} -> {event.data.until}: {event.data.reason}"
     return work, [Step("extend_deadline", denial.state, denial.state, reason, event.data.model_dump(mode="json"))]
+
+
+def _auth_rechecked(event: Any, denial: SimpleNamespace) -> tuple[SimpleNamespace, list[Step]]:
+    """An authorization recorded after the denial: the checklist's new answer replaces the old
+    (DOMAIN.md: the sub-cause decides the next action), the state stays."""
+    if denial.category != "authorization":
+        raise Rejected("guard.not_an_authorization_denial", f"denial {denial.id} is {denial.category}", "denial_id")
+    work = SimpleNamespace(**vars(denial))
+    check = event.data.check
+    old = (denial.auth_check or {}).get("sub_cause")
+    work.auth_check = check
+    reason = f"authorization {event.data.reference} on file now: {old} -> {check.get('sub_cause')}"
+    return work, [Step("recheck_auth", denial.state, denial.state, reason, event.data.model_dump(mode="json"))]
 
 
 def _reversed(event: Any, denial: SimpleNamespace) -> tuple[SimpleNamespace, list[Step]]:

@@ -7,7 +7,7 @@ window, units. The first failed check is the sub-cause and decides the next acti
 with no record on file the path is retro-authorization. Pure: no I/O.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -28,14 +28,23 @@ class AuthRecord:
     obtained_on: date
     valid_from: date
     valid_to: date
+    units_claimed: int = 0  # counted from the claims checked against it (`workflows.presubmission`)
+    status: str = "active"  # see `workflows.auth_lifecycle`
 
     @classmethod
     def from_row(cls, row: Any) -> "AuthRecord":
         return cls(
             row.reference, row.payer_id, row.member_id, row.auth_type, tuple(row.procedure_codes.split(",")),
             row.rendering_npi, row.location, row.units_approved, row.units_used, row.obtained_on, row.valid_from,
-            row.valid_to,
+            row.valid_to, getattr(row, "units_claimed", 0) or 0, getattr(row, "status", None) or "active",
         )  # fmt: skip
+
+    @property
+    def units_remaining(self) -> int | None:
+        """Approved units not yet used by the practice's own count or by checked claims."""
+        if self.units_approved is None:
+            return None
+        return self.units_approved - self.units_used - self.units_claimed
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +56,13 @@ class ClaimLine:
     site: str | None
     date_of_service: date
     units: Decimal | None
+    places: tuple[str, ...] = ()  # other names of where the service was (an 837's facility NPI, billing name)
+
+
+def same_place(authorized: str, line: ClaimLine) -> bool:
+    """The authorization's location is the line's site or any other name the claim gives it."""
+    want = authorized.strip().casefold()
+    return any(p is not None and p.strip().casefold() == want for p in (line.site, *line.places))
 
 
 # (check, sub-cause when it fails, next action when it fails)
@@ -72,26 +88,46 @@ NO_RECORD = {
 }
 
 
-def _results(line: ClaimLine, auth: AuthRecord) -> dict[str, bool]:
-    billed = line.units if line.units is not None else Decimal(1)
+def line_units(line: ClaimLine) -> Decimal:
+    """What a line takes from an authorization: its units, one when it gives none."""
+    return line.units if line.units is not None else Decimal(1)
+
+
+def checklist(line: ClaimLine, auth: AuthRecord, used: Decimal | int | None = None) -> dict[str, bool]:
+    """Each check of `CHECKS` on one record; ``used``: the units already taken from it
+    (the record's own count when None)."""
+    billed = line_units(line)
+    taken = auth.units_used if used is None else used
     return {
         "obtained_before_service": auth.obtained_on <= line.date_of_service,
         "procedure_matches": line.procedure_code is not None and line.procedure_code in auth.procedure_codes,
         "rendering_provider_matches": auth.rendering_npi is None or auth.rendering_npi == line.rendering_npi,
-        "location_matches": auth.location is None or auth.location == line.site,
+        "location_matches": auth.location is None or same_place(auth.location, line),
         "within_date_window": auth.valid_from <= line.date_of_service <= auth.valid_to,
         # units_used counts what earlier claims consumed; this line's units must still fit
-        "units_within_approved": auth.units_approved is None or auth.units_used + billed <= auth.units_approved,
+        "units_within_approved": auth.units_approved is None or taken + billed <= auth.units_approved,
     }
+
+
+def best_record(
+    line: ClaimLine, records: Sequence[AuthRecord], used: Callable[[AuthRecord], Decimal | int | None] = lambda _: None
+) -> tuple[AuthRecord, dict[str, bool]] | None:
+    """The record that fits the line best (most checks passed, then the window nearest the
+    date of service) and its checks; superseded records are not considered."""
+    scored = [(sum(r.values()), -abs((a.valid_from - line.date_of_service).days), a.reference, a, r)
+              for a in records if a.status != "superseded" for r in [checklist(line, a, used(a))]]  # fmt: skip
+    if not scored:
+        return None
+    *_, auth, results = max(scored, key=lambda s: s[:3])
+    return auth, results
 
 
 def check_authorization(line: ClaimLine, records: Sequence[AuthRecord]) -> dict[str, Any]:
     """The checklist's outcome: the record used, each check, the sub-cause and the next action."""
-    if not records:
+    best = best_record(line, records)
+    if best is None:
         return dict(NO_RECORD)
-    scored = [(sum(r.values()), -abs((a.valid_from - line.date_of_service).days), a.reference, a, r)
-              for a in records for r in [_results(line, a)]]  # fmt: skip
-    *_, auth, results = max(scored, key=lambda s: s[:3])
+    auth, results = best
     checks = [{"check": name, "ok": results[name]} for name, _, _ in CHECKS]
     failed = next(((cause, action) for name, cause, action in CHECKS if not results[name]), None)
     sub_cause, next_action = failed or (

@@ -19,7 +19,12 @@ ROLES_BY_EVENT: dict[str, frozenset[Role]] = {
     "denial.paid": frozenset({Role.SYSTEM}),
     "denial.timer_fired": frozenset({Role.SYSTEM}),
     "denial.deadline_extended": frozenset({Role.SYSTEM, Role.LEAD}),
+    "denial.auth_rechecked": frozenset({Role.SYSTEM}),
     "authorization.recorded": frozenset({Role.SYSTEM, Role.STAFF, Role.LEAD, Role.ADMIN}),
+    "authorization.updated": frozenset({Role.SYSTEM, Role.STAFF, Role.LEAD, Role.ADMIN}),
+    "authorization.alert_fired": frozenset({Role.SYSTEM}),
+    "claim.submitted": frozenset({Role.SYSTEM, Role.STAFF, Role.LEAD}),
+    "claim.released": frozenset({Role.LEAD}),
 }
 #: Events that may still land on a closed denial: a lead's reopen, and the payer's own
 #: file (money taken back, paid or denied again after closing must show on the record).

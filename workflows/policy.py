@@ -7,6 +7,7 @@ from typing import Any
 
 from engine.intake.event_data import ReceivedData
 from workflows.apply import priority_band
+from workflows.auth_rules import AuthRules
 from workflows.authorization import AuthRecord, ClaimLine, check_authorization
 from workflows.classification import ClaimContext, Classification, classify
 from workflows.escalation import EscalationRules
@@ -22,6 +23,7 @@ class LivePolicy:
     routing: Routing
     payers: PayerPolicies = field(default_factory=PayerPolicies.load)
     escalation: EscalationRules = field(default_factory=EscalationRules.load)
+    auth_rules: AuthRules = field(default_factory=AuthRules.load)
 
     @property
     def first_action_days(self) -> int:

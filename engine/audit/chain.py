@@ -3,7 +3,8 @@
 Each denial's entries form a hash chain: ``hash = sha256(canonical(entry))`` where
 the canonical form includes ``prev_hash``. The denial row keeps the chain's head
 (``audit_seq``, ``audit_head``), so a deleted tail is as visible as an edited,
-inserted or deleted middle entry.
+inserted or deleted middle entry. Authorizations keep chains of the same form in their
+own table (`AUTHORIZATION_CHAINS`), checked the same way.
 """
 
 import hashlib
@@ -14,16 +15,35 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, literal, select
+from sqlalchemy import Connection, Select, Table, literal, select
 
 from engine.clock import as_utc
-from engine.storage.models import AuditEntry, Denial
+from engine.storage.models import AuditEntry, Authorization, AuthorizationEntry, Denial
 
-HASHED_FIELDS = (
-    "denial_id", "seq", "event_id", "event_type", "trigger", "from_state", "to_state",
+#: What a chain's entry hashes besides the chain's own id (``denial_id``, ``authorization_id``).
+CHAINED_FIELDS = (
+    "seq", "event_id", "event_type", "trigger", "from_state", "to_state",
     "actor", "role", "occurred_at", "recorded_at", "reason", "payload",
     "source_topic", "source_partition", "source_offset", "prev_hash",
 )  # fmt: skip
+HASHED_FIELDS = ("denial_id", *CHAINED_FIELDS)
+
+
+@dataclass(frozen=True, slots=True)
+class Chains:
+    """One kind of hash-chained log: its entries, the column naming the chain, and the
+    table whose rows keep each chain's head."""
+
+    noun: str
+    entries: Table
+    key: str
+    heads: Table
+    head_key: str
+
+
+DENIAL_CHAINS = Chains("denial", AuditEntry.__table__, "denial_id", Denial.__table__, "id")
+AUTHORIZATION_CHAINS = Chains("authorization", AuthorizationEntry.__table__, "authorization_id",
+                              Authorization.__table__, "authorization_id")  # fmt: skip
 
 
 @lru_cache(maxsize=4096)  # a batch repeats its "now" and each event's time on every entry
@@ -31,47 +51,51 @@ def _iso(value: datetime) -> str:
     return as_utc(value).isoformat(timespec="microseconds")
 
 
-def canonical(entry: Mapping[str, Any]) -> bytes:
+def canonical(entry: Mapping[str, Any], key: str = "denial_id") -> bytes:
     """Stable bytes for an entry: JSON, sorted keys, no whitespace, UTF-8, UTC timestamps
     with microseconds, amounts as decimal strings (the event schema dumps them so)."""
-    doc = {f: entry[f] for f in HASHED_FIELDS}
+    doc = {f: entry[f] for f in (key, *CHAINED_FIELDS)}
     doc["occurred_at"] = _iso(doc["occurred_at"])
     doc["recorded_at"] = _iso(doc["recorded_at"])
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
 
-def entry_hash(entry: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical(entry)).hexdigest()
+def entry_hash(entry: Mapping[str, Any], key: str = "denial_id") -> str:
+    return hashlib.sha256(canonical(entry, key)).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
 class Break:
     """The first place the chain does not hold."""
 
-    denial_id: str
+    denial_id: str  # the chain's id: a denial's, or an authorization's when ``noun`` says so
     seq: int | None
     entry_id: int | None
     problem: str
+    noun: str = "denial"
 
     def __str__(self) -> str:
-        where = f"denial {self.denial_id}" + (f" seq {self.seq} (audit row id {self.entry_id})" if self.seq else "")
+        where = f"{self.noun} {self.denial_id}" + (
+            f" seq {self.seq} (audit row id {self.entry_id})" if self.seq else ""
+        )
         return f"{where}: {self.problem}"
 
 
-def _entries(conn: Connection, denials: Select[Any] | None) -> Iterator[Mapping[str, Any]]:
-    table = AuditEntry.__table__
-    stmt = select(table).order_by(table.c.denial_id, table.c.seq).execution_options(yield_per=5000)
-    if denials is not None:
-        stmt = stmt.where(table.c.denial_id.in_(denials))
+def _entries(conn: Connection, chains: Chains, only: Select[Any] | None) -> Iterator[Mapping[str, Any]]:
+    key = chains.entries.c[chains.key]
+    stmt = select(chains.entries).order_by(key, chains.entries.c.seq).execution_options(yield_per=5000)
+    if only is not None:
+        stmt = stmt.where(key.in_(only))
     for row in conn.execute(stmt):
         yield row._mapping
 
 
-def _heads(conn: Connection, denials: Select[Any] | None) -> dict[str, tuple[int, str | None]]:
-    t = Denial.__table__
-    stmt = select(t.c.id, t.c.audit_seq, t.c.audit_head)
-    if denials is not None:
-        stmt = stmt.where(t.c.id.in_(denials))
+def _heads(conn: Connection, chains: Chains, only: Select[Any] | None) -> dict[str, tuple[int, str | None]]:
+    t = chains.heads
+    key = t.c[chains.head_key]
+    stmt = select(key.label("id"), t.c.audit_seq, t.c.audit_head).where(key.is_not(None))
+    if only is not None:
+        stmt = stmt.where(key.in_(only))
     return {r.id: (r.audit_seq, r.audit_head) for r in conn.execute(stmt)}
 
 
@@ -86,10 +110,13 @@ def only(denial_id: str) -> Select[Any]:
     return select(literal(denial_id))
 
 
-def verify(conn: Connection, denials: Select[Any] | None = None) -> tuple[int, Break | None]:
-    """Check every chain (or those of ``denials``, a query of denial ids); return
+def verify(
+    conn: Connection, denials: Select[Any] | None = None, chains: Chains = DENIAL_CHAINS
+) -> tuple[int, Break | None]:
+    """Check every chain (or those of ``denials``, a query of chain ids); return
     (entries checked, first break or None)."""
-    heads = _heads(conn, denials)
+    heads = _heads(conn, chains, denials)
+    noun = chains.noun
     checked = 0
     current: str | None = None
     expected_seq, prev_hash = 1, None
@@ -97,36 +124,41 @@ def verify(conn: Connection, denials: Select[Any] | None = None) -> tuple[int, B
     def close_chain(denial_id: str) -> Break | None:
         head = heads.pop(denial_id, None)
         if head is None:
-            return Break(denial_id, None, None, "audit entries for a denial that does not exist")
+            return Break(denial_id, None, None, f"audit entries for a {noun} that does not exist", noun)
         if head != (expected_seq - 1, prev_hash):
             return Break(
                 denial_id,
                 expected_seq - 1,
                 None,
-                f"chain ends at seq {expected_seq - 1} but the denial records head seq {head[0]}"
+                f"chain ends at seq {expected_seq - 1} but the {noun} records head seq {head[0]}"
                 " (entries missing or added at the end)",
+                noun,
             )
         return None
 
-    for entry in _entries(conn, denials):
-        if entry["denial_id"] != current:
+    for entry in _entries(conn, chains, denials):
+        if entry[chains.key] != current:
             if current is not None and (brk := close_chain(current)):
                 return checked, brk
-            current, expected_seq, prev_hash = entry["denial_id"], 1, None
+            current, expected_seq, prev_hash = entry[chains.key], 1, None
         checked += 1
         seq, eid = entry["seq"], entry["id"]
         if seq != expected_seq:
-            return checked, Break(current, seq, eid, f"sequence gap: expected seq {expected_seq}")
+            return checked, Break(current, seq, eid, f"sequence gap: expected seq {expected_seq}", noun)
         if entry["prev_hash"] != prev_hash:
             return checked, Break(
-                current, seq, eid, "prev_hash does not match the previous entry's hash (entry inserted or removed)"
+                current,
+                seq,
+                eid,
+                "prev_hash does not match the previous entry's hash (entry inserted or removed)",
+                noun,
             )
-        if entry_hash(entry) != entry["hash"]:
-            return checked, Break(current, seq, eid, "hash does not match the entry's contents (entry altered)")
+        if entry_hash(entry, chains.key) != entry["hash"]:
+            return checked, Break(current, seq, eid, "hash does not match the entry's contents (entry altered)", noun)
         expected_seq, prev_hash = seq + 1, entry["hash"]
     if current is not None and (brk := close_chain(current)):
         return checked, brk
     for denial_id, (seq, _) in sorted(heads.items()):
         if seq:
-            return checked, Break(denial_id, None, None, f"denial records {seq} audit entries but none exist")
+            return checked, Break(denial_id, None, None, f"{noun} records {seq} audit entries but none exist", noun)
     return checked, None

@@ -5,6 +5,7 @@ payer's claim control number (CLP07) changes with each adjudication and is no pa
 it. Denials stored before this identity keep their old ids (`legacy_denial_id_for`).
 """
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID, uuid5
@@ -53,3 +54,24 @@ def receipt_denial_id(data: dict[str, Any]) -> str:
 
 def _text(value: Any) -> str:
     return str(value).strip() if value is not None else ""
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+
+
+def claim_id_for(payer_id: str, patient_control_number: str) -> str:
+    """An outgoing claim's id: the practice's claim (CLP01 on the 835, CLM01 on the 837) at one
+    payer, so a replacement or void finds it and a later denial of its lines links back."""
+    return f"clm-{_digest(payer_id, patient_control_number)}"
+
+
+def authorization_id_for(payer_id: str, reference: str) -> str:
+    """An authorization's id: its number at its payer."""
+    return f"auth-{_digest(payer_id, reference)}"
+
+
+def patient_key(payer_id: str, member_id: str | None) -> str:
+    """The Kafka key of a patient's authorization and claim events, so checks and the units
+    they count stay in order on one partition; a digest, so no member id travels as a key."""
+    return f"patient-{_digest(payer_id, member_id or '')}"

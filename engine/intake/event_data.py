@@ -25,6 +25,8 @@ from engine.intake.event_fields import (
     Text200,
 )
 
+NPI = Annotated[str, StringConstraints(pattern=r"^\d{10}$")]
+
 
 class Role(StrEnum):
     SYSTEM = "system"
@@ -271,16 +273,122 @@ class AuthorizationData(_Strict):
     auth_type: Literal["prior", "concurrent", "retrospective", "referral", "step_therapy"] = "prior"
     procedure_codes: list[Code] = Field(min_length=1, max_length=60)
     diagnosis: Text200 | None = None
-    rendering_npi: Annotated[str, StringConstraints(pattern=r"^\d{10}$")] | None = None
+    rendering_npi: NPI | None = None
     location: Text120 | None = None
     units_approved: Count | None = None
     units_used: Count = 0
     obtained_on: Day
     valid_from: Day
     valid_to: Day
+    supersedes: Text80 | None = Field(None, description="the reference of the record this one replaces (same payer)")
 
     @model_validator(mode="after")
     def _window(self) -> Self:
         if self.valid_to < self.valid_from:
             raise PydanticCustomError("window", "valid_to is before valid_from")
+        if self.supersedes == self.reference:
+            raise PydanticCustomError("window", "an authorization cannot supersede itself")
         return self
+
+
+#: What `authorization.updated` may change on a recorded authorization.
+AUTH_UPDATABLE = ("units_approved", "units_used", "valid_from", "valid_to", "procedure_codes", "rendering_npi",
+                  "location")  # fmt: skip
+
+
+class AuthorizationUpdatedData(_Strict):
+    """A change the payer or the practice made to a recorded authorization (more units, a
+    longer window); ``member_id`` routes it with the patient's other events and must match."""
+
+    payer_id: Text80
+    reference: Text80
+    member_id: Text80
+    units_approved: Count | None = None
+    units_used: Count | None = None
+    valid_from: Day | None = None
+    valid_to: Day | None = None
+    procedure_codes: list[Code] | None = Field(None, min_length=1, max_length=60)
+    rendering_npi: NPI | None = None
+    location: Text120 | None = None
+    reason: Text
+
+    @model_validator(mode="after")
+    def _changes(self) -> Self:
+        if not self.changes():
+            raise PydanticCustomError("window", f"nothing to change: give one of {', '.join(AUTH_UPDATABLE)}")
+        return self
+
+    def changes(self) -> dict[str, object]:
+        return {k: v for k in AUTH_UPDATABLE if (v := getattr(self, k)) is not None}
+
+
+class AuthorizationAlertData(_Strict):
+    """Sent by the timer service when an authorization's dated alert falls due (see
+    `workflows.auth_lifecycle.alert_timers`); a stale generation is skipped."""
+
+    authorization_id: Annotated[str, StringConstraints(pattern=r"^auth-[0-9a-f]{24}$")]
+    rule: Literal["auth_expires_soon", "auth_expired"]
+    generation: Count = Field(ge=1)
+    due_at: Moment
+    detail: Detail = {}
+
+
+class SubmittedLineData(_Strict):
+    """One service line of an outgoing claim (837 loop 2400)."""
+
+    line: Count = Field(ge=1)
+    procedure_code: Text60 | None = None
+    revenue_code: Code | None = None
+    modifiers: list[Code] = Field([], max_length=4)
+    units: Decimal | None = Field(None, ge=0, max_digits=10)
+    charge: Money
+    date_of_service: Day
+    rendering_npi: NPI | None = None
+    line_control: Text80 | None = None
+    prior_authorization: Text80 | None = None
+    referral: Text80 | None = None
+
+
+class ClaimSubmittedData(_Strict):
+    """An outgoing claim (837P/837I) before it reaches the payer. Identity: payer, billing
+    provider and the practice's claim id (CLM01); frequency 7 replaces it, 8 voids it."""
+
+    payer_id: Text80
+    payer_name: Text200 | None = None
+    billing_npi: NPI | None = None
+    billing_name: Text200 | None = None
+    patient_control_number: Text80
+    frequency: Code | None = Field(None, description="CLM05-3: 1 original, 7 replacement, 8 void")
+    payer_claim_control_number: Text80 | None = None
+    place_of_service: Code | None = None
+    prior_authorization: Text80 | None = None
+    referral: Text80 | None = None
+    rendering_npi: NPI | None = None
+    service_facility_npi: NPI | None = None
+    service_facility_name: Text200 | None = None
+    charge: Money
+    patient: Patient | None = None
+    lines: list[SubmittedLineData] = Field(min_length=1, max_length=1000)
+    source_file: SourceFile | None = None
+    kind: Literal["837P", "837I"] | None = None
+
+    @property
+    def member_id(self) -> str | None:
+        return self.patient.member_id if self.patient else None
+
+
+class ClaimReleasedData(_Strict):
+    """A person lets a held claim go to the payer as it is; its units are counted then."""
+
+    claim_id: Annotated[str, StringConstraints(pattern=r"^clm-[0-9a-f]{24}$")]
+    payer_id: Text80
+    member_id: Text80 | None = None
+    reason: Text
+
+
+class AuthRecheckedData(_Strict):
+    """An authorization was recorded after this authorization denial: the checklist's new
+    answer (`workflows.authorization.check_authorization`), computed where the record landed."""
+
+    reference: Text80
+    check: Detail

@@ -18,11 +18,16 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from engine.errors import Rejected
-from engine.intake.claim_identity import legacy_denial_id_for, receipt_denial_id
+from engine.intake.claim_identity import legacy_denial_id_for, patient_key, receipt_denial_id
 from engine.intake.event_data import (
     AppealedData,
     AssignedData,
+    AuthorizationAlertData,
     AuthorizationData,
+    AuthorizationUpdatedData,
+    AuthRecheckedData,
+    ClaimReleasedData,
+    ClaimSubmittedData,
     ClosedData,
     DeadlineExtendedData,
     EscalatedData,
@@ -44,6 +49,11 @@ from engine.intake.event_fields import PRINTABLE, Ident, Moment, Text
 SCHEMA_VERSION = 1
 
 
+#: Event types about authorizations and outgoing claims: no denial's transition.
+WITHOUT_DENIAL = frozenset({"authorization.recorded", "authorization.updated", "authorization.alert_fired",
+                            "claim.submitted", "claim.released"})  # fmt: skip
+
+
 class _Envelope(_Strict):
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: Ident
@@ -59,7 +69,7 @@ class _Envelope(_Strict):
 
     @model_validator(mode="after")
     def _denial_id_present(self) -> Self:
-        if self.denial_id is None and self.type != "authorization.recorded":  # type: ignore[attr-defined]
+        if self.denial_id is None and self.type not in WITHOUT_DENIAL:  # type: ignore[attr-defined]
             raise PydanticCustomError("denial_id_missing", "denial_id is required for this event type")
         return self
 
@@ -171,15 +181,54 @@ class DenialReopened(_Envelope):
     data: ReopenedData
 
 
-class AuthorizationRecorded(_Envelope):
-    """Not a denial's transition: it keeps the authorization records the checklist reads."""
+class _PatientEnvelope(_Envelope):
+    """Authorization and claim events: keyed by the patient at the payer (`patient_key`), so
+    the checks, the units they count and the records they read stay in order."""
+
+    @property
+    def key(self) -> str:
+        return patient_key(self.data.payer_id, self.data.member_id)  # type: ignore[attr-defined]
+
+
+class AuthorizationRecorded(_PatientEnvelope):
+    """Not a denial's transition: an authorization record, new or amended."""
 
     type: Literal["authorization.recorded"]
     data: AuthorizationData
 
+
+class AuthorizationUpdated(_PatientEnvelope):
+    type: Literal["authorization.updated"]
+    data: AuthorizationUpdatedData
+
+
+class AuthorizationAlertFired(_Envelope):
+    """Keyed like the authorization's other events: the timer row carries the key."""
+
+    type: Literal["authorization.alert_fired"]
+    data: AuthorizationAlertData
+
     @property
     def key(self) -> str:
-        return f"authorization|{self.data.payer_id}|{self.data.reference}"
+        return str(self.data.detail.get("key") or self.data.authorization_id)
+
+
+class ClaimSubmitted(_PatientEnvelope):
+    type: Literal["claim.submitted"]
+    data: ClaimSubmittedData
+
+
+class ClaimReleased(_PatientEnvelope):
+    type: Literal["claim.released"]
+    data: ClaimReleasedData
+
+
+class DenialAuthRechecked(_Envelope):
+    """Published by the worker for each open authorization denial of a patient whose
+    authorization arrived after the denial; keyed by the denial, like its other events."""
+
+    type: Literal["denial.auth_rechecked"]
+    data: AuthRecheckedData
 
 
 Event = Annotated[
@@ -198,7 +247,12 @@ Event = Annotated[
     | DenialReversed
     | DenialTimerFired
     | DenialDeadlineExtended
-    | AuthorizationRecorded,
+    | DenialAuthRechecked
+    | AuthorizationRecorded
+    | AuthorizationUpdated
+    | AuthorizationAlertFired
+    | ClaimSubmitted
+    | ClaimReleased,
     Field(discriminator="type"),
 ]
 EVENT_TYPES: tuple[str, ...] = tuple(

@@ -74,6 +74,9 @@ RESERVED_IDS: tuple[tuple[str, str, Callable[[Any], bool]], ...] = (
     ("timer-", f"the timer service (role system, actor {TIMER_ACTOR})",
      lambda e: e.role == Role.SYSTEM and e.actor == TIMER_ACTOR),
     ("835-", "role system (events read from an 835)", lambda e: e.role == Role.SYSTEM),
+    ("837-", "role system (events read from an 837)", lambda e: e.role == Role.SYSTEM),
+    ("recheck-", "the worker (role system): an authorization recorded after a denial",
+     lambda e: e.role == Role.SYSTEM),
 )  # fmt: skip
 
 

@@ -81,7 +81,10 @@ def ensure_topics(settings: Settings) -> list[str]:
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers.split(","))
     try:
         existing = set(admin.list_topics())
-        wanted = [settings.events_topic, settings.transitions_topic, settings.dlq_topic, settings.remits_topic]
+        wanted = [
+            settings.events_topic, settings.transitions_topic, settings.dlq_topic, settings.remits_topic,
+            settings.claims_outbound_topic, settings.claims_checked_topic, settings.authorizations_topic,
+        ]  # fmt: skip
         new = [NewTopic(t, settings.partitions, 1) for t in wanted if t not in existing]
         if settings.checkpoints_topic not in existing:
             new.append(_checkpoints_topic(settings.checkpoints_topic))

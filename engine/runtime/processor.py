@@ -20,15 +20,16 @@ from sqlalchemy import Connection
 from engine.audit.chain import entry_hash
 from engine.clock import Clock
 from engine.errors import Rejected
-from engine.intake.events import SCHEMA_VERSION
+from engine.intake.events import SCHEMA_VERSION, WITHOUT_DENIAL
 from engine.intake.records import Inbound, body_digest, dead_letter, decode_record, internal_error, reserved_id
 from engine.runtime.messages import Message
+from engine.runtime.prevention import PreventionBatch
+from engine.runtime.timer_rows import reschedule, stale
 from engine.storage import store
 from engine.storage.models import transition_id
 from workflows.apply import SETTLED, Context, Policy, Step, apply_event, cents
-from workflows.authorization import AuthRecord
 from workflows.denial import State
-from workflows.escalation import EscalationRules, desired_timers
+from workflows.escalation import desired_timers
 
 log = structlog.get_logger("denialflow.processor")
 
@@ -37,6 +38,9 @@ log = structlog.get_logger("denialflow.processor")
 class Topics:
     transitions: str
     dlq: str
+    events: str = "denials.events"  # where the worker's own follow-up events go (authorization rechecks)
+    authorizations: str = "authorizations.changes"
+    claims_checked: str = "claims.checked"
 
 
 @dataclass
@@ -99,36 +103,11 @@ class _Poisoned(Exception):
 
 def _denial_ids(event: Any) -> list[str]:
     """The denials an event touches: its own, or for a reversal each line of the claim."""
-    if event.type == "authorization.recorded":
+    if event.type in WITHOUT_DENIAL:
         return []
     if event.type == "denial.reversed":
         return event.data.denial_ids()
     return [event.denial_id]
-
-
-def _stale(event: Any, timers: dict[str, dict[str, SimpleNamespace]]) -> bool:
-    """A fire event for a timer that was cancelled or moved after it was published."""
-    row = timers.get(event.denial_id, {}).get(event.data.rule)
-    return row is None or not row.active or row.generation != event.data.generation
-
-
-def _reschedule(
-    write: store.BatchWrite, rows: dict[str, SimpleNamespace], denial: SimpleNamespace, rules: EscalationRules
-) -> None:
-    """Bring the denial's timer rows in line with what its new state wants (same transaction)."""
-    wanted = desired_timers(denial, rules)
-    for rule, (due, detail) in wanted.items():
-        row = rows.get(rule)
-        if row is not None and row.due_at == due and (row.active or row.fired_at is not None):
-            continue  # unchanged; a timer that fired for this moment stays fired, even when wanted again
-        generation = row.generation + 1 if row is not None else 1
-        rows[rule] = SimpleNamespace(denial_id=denial.id, rule=rule, generation=generation, active=True,
-                                     due_at=due, detail=detail, fired_at=None)  # fmt: skip
-        write.timers[(denial.id, rule)] = vars(rows[rule])
-    for rule, row in rows.items():
-        if rule not in wanted and row.active:
-            row.active = False
-            write.timers[(denial.id, rule)] = {**vars(row), "detail": getattr(row, "detail", {})}
 
 
 def _open_owner(denial: SimpleNamespace | None) -> str | None:
@@ -148,15 +127,6 @@ def _track_open_work(
         if owner is not None:
             context.open_work[owner] = context.open_work.get(owner, 0) + change
             write.workload[owner] = write.workload.get(owner, 0) + change
-
-
-def _record_authorization(write: store.BatchWrite, event: Any, context: Context, now: datetime) -> None:
-    row = {**event.data.model_dump(), "recorded_at": now}
-    row["procedure_codes"] = ",".join(row["procedure_codes"])
-    write.authorizations[(row["payer_id"], row["reference"])] = row
-    record = AuthRecord.from_row(SimpleNamespace(**row))
-    known = context.authorizations.setdefault((record.payer_id, record.member_id), [])
-    known[:] = [a for a in known if a.reference != record.reference] + [record]
 
 
 def _review(write: store.BatchWrite, kind: str, event: Any, now: datetime) -> None:
@@ -240,13 +210,12 @@ class Processor:
         current = dict(loaded)
         timers = store.load_timers(conn, ids)
         receipts = [e.data for e in valid if e.type == "denial.received" and e.data.patient]
-        context = Context(
-            store.load_authorizations(
-                conn, {(d.payer_id, d.patient.member_id) for d in receipts if d.patient.member_id}
-            ),
-            store.open_work(conn),
-        )
+        patients = {(d.payer_id, d.patient.member_id) for d in receipts if d.patient.member_id}
         result = BatchResult(now)
+        context = Context({}, store.open_work(conn))
+        self._prevention = PreventionBatch(
+            conn, valid, patients, self.policy.auth_rules, self.topics, result.write, context.authorizations
+        )
         for (msg, event, error, event_id), key, digest in zip(decoded, keys, digests, strict=True):
             if key in done:
                 seen, outcome = done[key]
@@ -292,14 +261,13 @@ class Processor:
         now: datetime,
     ) -> str:
         """Apply one valid event; return the outcome to record, or raise `Rejected`."""
+        if event.type in WITHOUT_DENIAL:
+            return self._prevention.apply(msg, event, now)
         if event.type == "denial.timer_fired":
-            if _stale(event, timers):
+            if stale(timers.get(event.denial_id, {}), event.data.rule, event.data.generation):
                 return "timer.stale"
             # it fired: known here even before the timer service's mark is visible to this batch
             timers[event.denial_id][event.data.rule].fired_at = now
-        if event.type == "authorization.recorded":
-            _record_authorization(result.write, event, context, now)
-            return "applied"
         stored = [self._moved.get(i, i) for i in _denial_ids(event)]
         if event.type == "denial.reversed":
             matched = [i for i in stored if i in current]
@@ -317,7 +285,8 @@ class Processor:
             _track_open_work(context, result.write, current.get(denial.id), denial)
             current[denial.id] = denial
             self._record(result, msg, event, denial, steps, now)
-            _reschedule(result.write, timers.setdefault(denial.id, {}), denial, self.policy.escalation)
+            wanted = desired_timers(denial, self.policy.escalation)
+            reschedule(result.write, timers.setdefault(denial.id, {}), denial.id, wanted)
         return "applied"
 
     def _reject(

@@ -34,11 +34,30 @@ from engine.storage.store import TIMERS
 
 log = structlog.get_logger("denialflow.timers")
 ACTOR = "timer-service"
+AUTHORIZATION_PREFIX = "auth-"
+
+
+def fire_key(row: Any) -> bytes:
+    """The Kafka key of a fire event: the denial's id, or the patient key an authorization's row carries."""
+    return str(row.detail.get("key", row.denial_id) if row.denial_id.startswith(AUTHORIZATION_PREFIX)
+               else row.denial_id).encode()  # fmt: skip
 
 
 def fire_event(row: Any) -> dict[str, Any]:
-    """The event a due timer becomes: its id names the timer's generation, so it repeats exactly."""
+    """The event a due timer becomes: its id names the timer's generation, so it repeats exactly.
+    An authorization's dated alert (its row's subject is an ``auth-`` id) becomes an
+    `authorization.alert_fired`, keyed like that patient's other authorization events."""
     due = as_utc(row.due_at)
+    if row.denial_id.startswith(AUTHORIZATION_PREFIX):
+        return {
+            "event_id": f"timer-{row.denial_id}-{row.rule}-{row.generation}",
+            "type": "authorization.alert_fired",
+            "occurred_at": due.isoformat(),
+            "actor": ACTOR,
+            "role": "system",
+            "data": {"authorization_id": row.denial_id, "rule": row.rule, "generation": row.generation,
+                     "due_at": due.isoformat(), "detail": row.detail},
+        }  # fmt: skip
     return {
         "event_id": f"timer-{row.denial_id}-{row.rule}-{row.generation}",
         "type": "denial.timer_fired",
@@ -125,8 +144,7 @@ class TimerService:
             if not rows:
                 return 0
             futures = [
-                self.producer.send(self.topic, key=row.denial_id.encode(), value=orjson.dumps(fire_event(row)))
-                for row in rows
+                self.producer.send(self.topic, key=fire_key(row), value=orjson.dumps(fire_event(row))) for row in rows
             ]
             flush_waiting(self.producer, self._waiting_for_broker)
             for future in futures:

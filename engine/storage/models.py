@@ -33,7 +33,8 @@ def _ts(**kw: Any) -> Any:
 #: The dashboard's covering indexes: the open-work rows (a partial index in value order, so
 #: the stuck list's top rows are its last entries) and the columns the received-in-range and
 #: closed-in-range aggregates read.
-OPEN_SQL = "state IN ('received', 'classified', 'assigned', 'worked', 'appealed', 'resubmitted', 'escalated')"
+OPEN_STATES = ("received", "classified", "assigned", "worked", "appealed", "resubmitted", "escalated")
+OPEN_SQL = f"state IN ({', '.join(repr(state) for state in OPEN_STATES)})"
 OPEN_INCLUDE = ["state", "team", "owner", "received_at", "touches", "next_action_date", "filing_deadline",
                 "appeal_deadline", "retro_auth_deadline", "payer_id", "category", "site",
                 "payer_profile_known"]  # fmt: skip
@@ -263,6 +264,94 @@ class Authorization(SQLModel, table=True):
     valid_from: date
     valid_to: date
     recorded_at: datetime = _ts(nullable=False)
+    authorization_id: str | None = Field(
+        default=None, max_length=32, unique=True, description="auth-<digest of payer and reference>: its chain's id"
+    )
+    status: str = Field(default="active", max_length=12, sa_column_kwargs={"server_default": "active"})
+    units_claimed: int = Field(default=0, sa_column_kwargs={"server_default": "0"},
+                               description="units counted from the claims checked against it")  # fmt: skip
+    supersedes: str | None = Field(default=None, max_length=80)
+    superseded_by: str | None = Field(default=None, max_length=80)
+    updated_at: datetime | None = _ts(nullable=True)
+    audit_seq: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    audit_head: str | None = Field(default=None, max_length=64)
+
+
+class AuthorizationEntry(SQLModel, table=True):
+    """One change to an authorization, append-only and hash-chained per authorization like a
+    denial's audit entries (the same fields; ``trigger`` is the change, the states its status)."""
+
+    __tablename__ = "authorization_entries"
+    __table_args__ = (UniqueConstraint("authorization_id", "seq", name="uq_authorization_entries_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
+    authorization_id: str = Field(max_length=32)
+    seq: int
+    event_id: str = Field(max_length=200)
+    event_type: str = Field(max_length=40)
+    trigger: str = Field(max_length=20)
+    from_state: str | None = Field(default=None, max_length=20)
+    to_state: str = Field(max_length=20)
+    actor: str = Field(max_length=500)
+    role: str = Field(max_length=10)
+    occurred_at: datetime = _ts(nullable=False)
+    recorded_at: datetime = _ts(nullable=False)
+    reason: str | None = Field(default=None, max_length=2000)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    source_topic: str | None = Field(default=None, max_length=250)
+    source_partition: int | None = None
+    source_offset: int | None = Field(default=None, sa_type=BigInteger)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuthorizationAlert(SQLModel, table=True):
+    """An item in the authorization team's queue: a condition (expires soon, units low,
+    exhausted, expired) that started to hold for an authorization; resolved when it stops."""
+
+    __tablename__ = "authorization_alerts"
+    __table_args__ = (Index("ix_authorization_alerts_open", "authorization_id", "resolved_at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
+    authorization_id: str = Field(max_length=32)
+    payer_id: str = Field(max_length=80)
+    reference: str = Field(max_length=80)
+    condition: str = Field(max_length=20)
+    raised_at: datetime = _ts(nullable=False)
+    resolved_at: datetime | None = _ts(nullable=True)
+    event_id: str = Field(max_length=200, description="the event whose processing raised it")
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class ClaimCheck(SQLModel, table=True):
+    """An outgoing claim's latest pre-submission check: clear, hold (in the authorization
+    queue until fixed or released), released (sent anyway) or void. ``usage`` is what it
+    counts against each authorization now; ``patient`` holds PHI."""
+
+    __tablename__ = "claim_checks"
+    __table_args__ = (
+        Index("ix_claim_checks_verdict", "verdict", "checked_at"),
+        Index("ix_claim_checks_claim", "payer_id", "patient_control_number"),
+    )
+
+    claim_id: str = Field(primary_key=True, max_length=32)
+    payer_id: str = Field(max_length=80)
+    patient_control_number: str = Field(max_length=80)
+    kind: str | None = Field(default=None, max_length=4)
+    frequency: str | None = Field(default=None, max_length=5)
+    verdict: str = Field(max_length=10)
+    sub_causes: str = Field(default="", max_length=400)
+    was_held: bool = Field(default=False, description="held at some check: what prevention is measured on")
+    release: str | None = Field(default=None, max_length=20, description="fixed or submitted_anyway, once held")
+    released_by: str | None = Field(default=None, max_length=500)
+    release_reason: str | None = Field(default=None, max_length=500)
+    result: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    usage: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    patient: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    submissions: int = 1
+    event_id: str = Field(max_length=200)
+    first_checked_at: datetime = _ts(nullable=False)
+    checked_at: datetime = _ts(nullable=False)
 
 
 #: Which timer rows wait to fire: the partial index's predicate, which the due query repeats.

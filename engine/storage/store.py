@@ -12,12 +12,13 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.clock import as_utc
 from engine.errors import ConcurrencyConflict, NotFound
 from engine.runtime.messages import Message, pack, unpack
+from engine.storage import prevention_store
 from engine.storage.bulk import BulkTable
 from engine.storage.models import (
     AuditEntry,
@@ -31,7 +32,7 @@ from engine.storage.models import (
     ReviewItem,
     Timer,
 )
-from workflows.authorization import AuthRecord
+from engine.storage.prevention_store import PreventionWrite
 
 DENIALS = Denial.__table__
 AUDIT = AuditEntry.__table__
@@ -50,7 +51,7 @@ _DATETIMES = ("received_at", "last_touch_at", "first_touch_at", "closed_at", "up
 #: that no handler changes anything else).
 MUTABLE = ("state", "team", "owner", "touches", "next_action_date", "last_touch_at", "first_touch_at", "resolution",
            "outcome", "root_cause", "closed_at", "updated_at", "version", "audit_seq", "audit_head",
-           "filing_deadline", "appeal_deadline", "retro_auth_deadline")  # fmt: skip
+           "filing_deadline", "appeal_deadline", "retro_auth_deadline", "auth_check")  # fmt: skip
 #: What the workflow reads of a stored denial, and the change feed repeats.
 WORKING = ("id", *MUTABLE, "category", "priority", "payer_id", "site", "denied_cents", "received_at")
 _INSERT_OUTBOX = insert(OUTBOX).returning(OUTBOX.c.id)
@@ -84,11 +85,11 @@ class BatchWrite:
     processed: list[dict[str, Any]] = field(default_factory=list)
     reclaimed: list[dict[str, Any]] = field(default_factory=list)  # replace a refusal's row: its digest in `_was`
     outbox: list[Message] = field(default_factory=list)
-    authorizations: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # by (payer, reference)
     reviews: list[dict[str, Any]] = field(default_factory=list)
     workload: dict[str, int] = field(default_factory=dict)  # owner -> change in open denials
     timers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (denial, rule) -> row to upsert
     outcomes: list[dict[str, Any]] = field(default_factory=list)  # payer answers to appeals, write-offs
+    prevention: PreventionWrite = field(default_factory=PreventionWrite)  # authorizations, alerts, claim checks
 
 
 def load_denials(conn: Connection, ids: Collection[str]) -> dict[str, SimpleNamespace]:
@@ -102,20 +103,6 @@ def load_denials(conn: Connection, ids: Collection[str]) -> dict[str, SimpleName
 def load_working(conn: Connection, ids: Collection[str]) -> dict[str, SimpleNamespace]:
     """The ``WORKING`` columns of a batch's denials in one query: what the worker needs."""
     return {d.id: d for d in _bulk(conn.dialect.name).denials.load(conn, list(ids), WORKING)}
-
-
-def load_authorizations(
-    conn: Connection, pairs: Collection[tuple[str, str]]
-) -> dict[tuple[str, str], list[AuthRecord]]:
-    """Authorization records by (payer, member id) for the batch's receipts, in one query."""
-    found: dict[tuple[str, str], list[AuthRecord]] = {}
-    if pairs:
-        query = select(AUTHORIZATIONS).where(
-            tuple_(AUTHORIZATIONS.c.payer_id, AUTHORIZATIONS.c.member_id).in_(list(pairs))
-        )
-        for row in conn.execute(query):
-            found.setdefault((row.payer_id, row.member_id), []).append(AuthRecord.from_row(row))
-    return found
 
 
 TIMER_WORKING = ("denial_id", "rule", "generation", "active", "due_at", "fired_at")
@@ -139,7 +126,6 @@ def open_work(conn: Connection) -> dict[str, int]:
 def _write_side_tables(conn: Connection, batch: BatchWrite) -> None:
     dialect = conn.dialect.name
     tables = _bulk(dialect)
-    tables.authorizations.upsert(conn, list(batch.authorizations.values()), ("payer_id", "reference"))
     if batch.reviews:
         conn.execute(insert(REVIEWS), batch.reviews)
     tables.timers.upsert(conn, [batch.timers[k] for k in sorted(batch.timers)], ("denial_id", "rule"))
@@ -192,7 +178,6 @@ class _BulkTables:
     processed: BulkTable
     timers: BulkTable
     outcomes: BulkTable
-    authorizations: BulkTable
 
 
 @cache
@@ -203,7 +188,6 @@ def _bulk(dialect: str) -> _BulkTables:
         BulkTable(PROCESSED, dialect),
         BulkTable(TIMERS, dialect),
         BulkTable(OUTCOMES, dialect),
-        BulkTable(AUTHORIZATIONS, dialect),
     )
 
 
@@ -218,6 +202,7 @@ def write_batch(conn: Connection, batch: BatchWrite, now: datetime) -> int | Non
     tables.processed.insert(conn, batch.processed)
     _reclaim_processed(conn, batch.reclaimed)
     _write_side_tables(conn, batch)
+    prevention_store.write(conn, batch.prevention)
     if not batch.outbox:
         return None
     return int(conn.execute(_INSERT_OUTBOX, {"created_at": now, "messages": pack(batch.outbox)}).scalar_one())

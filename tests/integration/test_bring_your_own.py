@@ -120,7 +120,7 @@ def test_a_command_in_another_terminal_finds_the_running_engine_and_its_store(
     # the files can be applied while the main job still runs; a SIGTERM then ends it with 143
     _wait_for(lambda: "dashboard: http" in (tmp_path / "run.out").read_text(), "the run serving")
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(60) == 0
+    assert proc.wait(180) == 0  # a loaded CI machine may take a while to drain and stop
     assert not runtime.exists(), "the runtime file outlived the run"
     printed = (tmp_path / "run.out").read_text()
     assert "835 ingest" in printed and "your own 835s: .venv/bin/denialflow ingest FILE|DIR" in printed
