@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     checkpoints_topic: str = Field("audit.checkpoints", description="signed audit checkpoints, kept forever")
     checkpoint_every_s: float = Field(60.0, gt=0, description="how often the timer service checkpoints a changed log")
     health_expect: str = Field(
-        "", pattern=r"^((worker|relay|timers|remits)(,(worker|relay|timers|remits))*)?$",
+        "", pattern=r"^((worker|relay|timers|remits|claims)(,(worker|relay|timers|remits|claims))*)?$",
         description="process kinds that must each have a live process for /healthz to answer 200 (comma separated)",
     )  # fmt: skip
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

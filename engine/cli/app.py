@@ -12,12 +12,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from consumers.clearinghouse_remits import run as run_remits
 from consumers.denial_events import run as run_worker
-from engine.audit.chain import verify
+from engine.audit.chain import AUTHORIZATION_CHAINS, verify
 from engine.audit.replay import replay
 from engine.cli.checkpoints import TOPIC, CheckpointsOpt, audit_checkpoint, verify_checkpoints
 from engine.cli.common import DbOpt, HostOpt, KafkaOpt, NowOpt, PortOpt, console, parse_day, settings
 from engine.cli.intake import auth_app, codes_app, ingest
 from engine.cli.parked import parked_app
+from engine.cli.prevention import claims_app
 from engine.cli.queries import escalations, payers, queue, report_app, reviews, stuck, triage
 from engine.clock import clock_from
 from engine.demo.embedded import run_embedded
@@ -46,6 +47,7 @@ app.add_typer(auth_app, name="auth")
 app.add_typer(codes_app, name="codes")
 app.add_typer(report_app, name="report")
 app.add_typer(parked_app, name="parked")
+app.add_typer(claims_app, name="claims")
 app.command()(ingest)
 app.command()(reviews)
 app.command()(triage)
@@ -242,13 +244,17 @@ def show(
 
 @audit_app.command("verify")
 def audit_verify(database_url: DbOpt = None, checkpoints: CheckpointsOpt = None) -> None:
-    """Check every denial's hash chain; exit 1 naming the first broken entry. --checkpoints: also check the
-    signed checkpoints and that the database still holds every signed head; exit 1 on any finding."""
+    """Check every denial's and every authorization's hash chain; exit 1 naming the first broken entry.
+    --checkpoints: also check the signed checkpoints and that the database still holds every signed
+    head (denials); exit 1 on any finding."""
     if checkpoints is not None:
         raise typer.Exit(verify_checkpoints(settings(database_url, broker=checkpoints == TOPIC), checkpoints))
     engine = make_engine(settings(database_url).database_url)
     with engine.connect() as conn:
         checked, broken = verify(conn)
+        if broken is None:
+            more, broken = verify(conn, chains=AUTHORIZATION_CHAINS)
+            checked += more
     if broken:
         typer.echo(f"audit log BROKEN after {checked} entries: {broken}")
         raise typer.Exit(1)

@@ -30,7 +30,7 @@ auth_app = typer.Typer(no_args_is_help=True, help="Authorization records (the ch
 codes_app = typer.Typer(no_args_is_help=True, help="The X12 CARC/RARC code lists.")
 
 
-class _Publisher:
+class Publisher:
     """Sends to one topic and checks, file by file, that every send was acknowledged."""
 
     def __init__(self, producer: KafkaProducer, topic: str) -> None:
@@ -167,7 +167,7 @@ def _release(s: Settings, digest: str, fixed: Path | None, actor: str, reason: s
         raise typer.Exit(1)
     source = fixed or quarantine.kept(quarantine.directory(s), held.digest)
     ensure_topics(s)
-    publisher = _Publisher(make_producer(s), s.events_topic)
+    publisher = Publisher(make_producer(s), s.events_topic)
     try:
         with source.open("rb") as stream:
             name = str(fixed) if fixed else held.file_name
@@ -200,7 +200,7 @@ def ingest_paths(paths: list[Path], s: Settings, quiet: bool = False) -> Summary
     (shared by `denialflow ingest` and `denialflow run --ingest`)."""
     files = list(files_in(paths))
     ensure_topics(s)
-    publisher = _Publisher(make_producer(s), s.events_topic)
+    publisher = Publisher(make_producer(s), s.events_topic)
     db = make_engine(s.database_url)
     capitated = _capitated(s)
     summary = Summary()
@@ -249,7 +249,7 @@ def auth_import(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     ensure_topics(s)
-    publisher = _Publisher(make_producer(s), s.events_topic)
+    publisher = Publisher(make_producer(s), s.events_topic)
     for event in events:
         publisher(event.key.encode(), event.model_dump_json(exclude_none=True).encode())
     publisher.confirm()

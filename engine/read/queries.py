@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, case, func, literal, or_, select
 
 from engine.clock import as_utc
 from engine.config import Settings
-from engine.read import kpis
+from engine.read import kpis, prevention
 from engine.read.kpis import DIMENSIONS, WORKABLE, Filters, FilterValue
 from engine.storage.store import DENIALS
 from workflows.classification import NEEDS_REVIEW, carc_rules
@@ -299,6 +299,8 @@ def weekly_report(conn: Connection, week_start: date, weeks: int = 4, filters: F
         "write_offs_by_reason": answers["write_offs_by_reason"],
         "share_preventable": done["share_preventable"],
         "never_touched": then_open["never_touched"],
+        "prevention": prevention.prevention(conn, week),
+        "prevention_actions": prevention.prevention_actions(conn, week),
     }  # fmt: skip
 
 
@@ -332,6 +334,7 @@ def dashboard(engine: Engine, scope: kpis.Scope, today: date, rules: EscalationR
     closed = start(lambda c: kpis.closed(c, scope))
     answers = start(lambda c: kpis.payer_answers(c, scope))
     top_stuck = start(lambda c: stuck(c, today, rules, f, stuck_shown))
+    prevented = start(lambda c: prevention.prevention(c, scope))
     now_open, new, done = open_now.result(), received.result(), closed.result()
     return {
         "scope": {"start": scope.start.isoformat(), "end": scope.end.isoformat(), "payer": typed.payer,
@@ -347,6 +350,7 @@ def dashboard(engine: Engine, scope: kpis.Scope, today: date, rules: EscalationR
         "flow": {"days_to_first_touch": new.days_to_first_touch(), **done},
         "payer_answers": answers.result(),
         "new_by_category": new.by("category"),
+        "prevention": prevented.result(),
     }  # fmt: skip
 
 

@@ -26,6 +26,15 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[tuple[Any, Any, An
     out.append(("aging at the week's end", [(b["bucket"], b["count"], b["dollars"]) for b in report["aging"]]))
     out.append(("write-offs", [(w["reason"], w["count"], w["dollars"]) for w in report["write_offs_by_reason"]]))
     out.append(("measures", [(name.replace("_", " "), report[name], None) for name in MEASURES]))
+    p = report["prevention"]
+    checked = [("claims checked", p["claims_checked"], None), ("held", p["held"], None),
+               *((f"holds {k.replace('_', ' ')}", n, None) for k, n in p["holds"].items()),
+               *((f"denied for authorization later, {k.replace('_', ' ')}", n, None)
+                 for k, n in p["denied_for_authorization_later"].items())]  # fmt: skip
+    out.append(("prevention", checked if p["claims_checked"] or any(n for _, n, _ in checked) else []))
+    out.append(("holds by sub-cause", [(i["key"], i["count"], None) for i in p["holds_by_sub_cause"]]))
+    out.append(("prevention actions", [(f"{a['action']} ({a['root_cause']}; {a['owner']}; {a['status']})",
+                                        a["denials"], None) for a in report["prevention_actions"]]))  # fmt: skip
     return out
 
 

@@ -37,7 +37,7 @@ log = structlog.get_logger("denialflow.health")
 #: A process that beat within this, and neither stopped cleanly nor was replaced, must be alive.
 EXPECTED_WITHIN = timedelta(hours=1)
 STOPPED = "stopped"
-KINDS = ("worker", "relay", "timers", "remits")
+KINDS = ("worker", "relay", "timers", "remits", "claims")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +109,8 @@ def _processes(conn: Connection, now: datetime, lag_by_kind: dict[str, int]) -> 
 def consumer_groups(settings: Settings) -> dict[str, tuple[str, str]]:
     """Process kind -> the consumer group it belongs to and the topic it reads."""
     return {"worker": (settings.group_id, settings.events_topic),
-            "remits": (settings.remits_group_id, settings.remits_topic)}  # fmt: skip
+            "remits": (settings.remits_group_id, settings.remits_topic),
+            "claims": (settings.claims_group_id, settings.claims_outbound_topic)}  # fmt: skip
 
 
 class LagReader:

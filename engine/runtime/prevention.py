@@ -305,15 +305,10 @@ class PreventionBatch:
             }
         else:
             base = vars(prev)  # type: ignore[arg-type]
-        row = SimpleNamespace(
-            **{
-                **base,
-                **changes,
-                "sub_causes": ",".join(changes["result"]["sub_causes"])[:400],
-                "event_id": event.event_id,
-                "checked_at": now,
-            }
-        )
+        causes = changes["result"]["sub_causes"]  # a hold's causes are kept once it is fixed or released
+        earlier = prev.sub_causes if prev is not None and changes["was_held"] else ""
+        kept = ",".join(causes)[:400] if causes else earlier
+        row = SimpleNamespace(**{**base, **changes, "sub_causes": kept, "event_id": event.event_id, "checked_at": now})
         self.claims[claim_id] = row
         self.write.prevention.claim_checks[claim_id] = vars(row)
         self.write.outbox.append(Message(self.topics.claims_checked, claim_id.encode(), _checked_message(row)))

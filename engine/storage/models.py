@@ -340,7 +340,7 @@ class ClaimCheck(SQLModel, table=True):
     kind: str | None = Field(default=None, max_length=4)
     frequency: str | None = Field(default=None, max_length=5)
     verdict: str = Field(max_length=10)
-    sub_causes: str = Field(default="", max_length=400)
+    sub_causes: str = Field(default="", max_length=400, description="what it was (last) held for, comma separated")
     was_held: bool = Field(default=False, description="held at some check: what prevention is measured on")
     release: str | None = Field(default=None, max_length=20, description="fixed or submitted_anyway, once held")
     released_by: str | None = Field(default=None, max_length=500)

@@ -54,6 +54,7 @@ from engine.web.ingests import router as ingests_router
 from engine.web.metrics import exposition
 from engine.web.origin import same_origin
 from engine.web.pages import QueryScope, router, templates, verify_range
+from engine.web.prevention import router as prevention_router
 from workflows.escalation import EscalationRules
 from workflows.payers import PayerPolicies
 
@@ -125,6 +126,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _failed)
     app.include_router(router)
     app.include_router(ingests_router)
+    app.include_router(prevention_router)
     app.include_router(docs_router)
 
     app.state.lag = LagReader(settings.bootstrap_servers)

@@ -27,6 +27,7 @@ Reader = Annotated[Principal, Depends(allow(Role.STAFF, Role.LEAD, Role.AUDITOR)
 Supervisor = Annotated[Principal, Depends(allow(Role.LEAD, Role.AUDITOR))]
 Actor = Annotated[Principal, Depends(allow(Role.STAFF, Role.LEAD))]
 Admin = Annotated[Principal, Depends(allow())]
+Lead = Annotated[Principal, Depends(allow(Role.LEAD))]
 #: Who works claims and so sees the patient; auditors and admins see it masked.
 SEES_PHI = frozenset({Role.STAFF, Role.LEAD})
 
@@ -59,7 +60,13 @@ def publish_action(request: Request, denial_id: str, event_type: str, data: dict
     Raises `engine.errors.Rejected` naming the field and the rule when the schema refuses it."""
     with request.app.state.engine.connect() as conn:
         full_id = stored(conn, denial_id).id
-    doc = {"event_id": f"web-{uuid.uuid4().hex}", "type": event_type, "denial_id": full_id,
+    return send_event(request, event_type, data, who, denial_id=full_id)
+
+
+def send_event(request: Request, event_type: str, data: dict[str, Any], who: Principal, **envelope: Any) -> str:
+    """Validate and publish one event as ``who`` (keyed as its type is); return its event id.
+    Raises `engine.errors.Rejected` naming the field and the rule when the schema refuses it."""
+    doc = {"event_id": f"web-{uuid.uuid4().hex}", "type": event_type, **envelope,
            "occurred_at": request.app.state.clock().isoformat(), "actor": who.name, "role": who.role.value,
            "data": data}  # fmt: skip
     event = parse(doc)

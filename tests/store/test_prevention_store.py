@@ -72,9 +72,14 @@ def test_a_hold_names_what_failed_and_counts_nothing_until_a_lead_releases_it(en
     with engine.connect() as conn:
         assert _auth(conn).units_claimed == 0
         claim_id = _claim(conn).claim_id
-    staff = {"event_id": "rel-staff", "type": "claim.released", "occurred_at": "2026-10-03T09:00:00+00:00",
-             "actor": "sam.staff", "role": "staff",
-             "data": {"claim_id": claim_id, "payer_id": "AETNA", "member_id": "MBR-PHI-778899", "reason": "payer ok"}}
+    staff = {
+        "event_id": "rel-staff",
+        "type": "claim.released",
+        "occurred_at": "2026-10-03T09:00:00+00:00",
+        "actor": "sam.staff",
+        "role": "staff",
+        "data": {"claim_id": claim_id, "payer_id": "AETNA", "member_id": "MBR-PHI-778899", "reason": "payer ok"},
+    }
     lead = {**staff, "event_id": "rel-lead", "actor": LEAD[0], "role": LEAD[1]}
     result, _ = commit(engine, inbound([staff, lead]))
     assert result.rejected_by_code == {"guard.claim.released_requires_lead": 1}
@@ -124,7 +129,8 @@ def test_the_dated_alerts_are_timer_rows_and_a_moved_window_makes_the_old_fire_s
     assert result.applied == 2
     with engine.connect() as conn:
         assert (_auth(conn).status, _open_alerts(conn)) == ("active", [])  # the old fire was stale
-        processed = conn.execute(select(store.PROCESSED.c.outcome).where(store.PROCESSED.c.event_id == fire["event_id"]))
+        outcome = select(store.PROCESSED.c.outcome).where(store.PROCESSED.c.event_id == fire["event_id"])
+        processed = conn.execute(outcome)
         assert processed.scalar_one() == "timer.stale"
 
 
@@ -163,3 +169,35 @@ def test_the_authorization_log_is_tamper_evident(engine: Engine) -> None:
         conn.execute(ps.AUTHORIZATIONS.update().values(audit_seq=1))  # a forger hides the units entry's head
         _, broken = verify(conn, chains=AUTHORIZATION_CHAINS)
     assert broken is not None and broken.noun == "authorization" and "head seq 1" in str(broken)
+
+
+def test_the_queue_and_the_prevention_panel_count_holds_and_the_denials_that_followed(engine: Engine) -> None:
+    from datetime import date
+
+    from engine.read.kpis import Scope
+    from engine.read.prevention import authorization_queue, prevention
+
+    commit(engine, inbound([authorization_doc("AUTH-1", units_approved=5, units_used=4)]))
+    commit(engine, inbound([claim_doc(pcn="PCN1", prior_authorization="AUTH-1")]))  # clear: the last unit
+    commit(engine, inbound([claim_doc(pcn="PCN2", prior_authorization="AUTH-1")]))  # hold: units exceeded
+    with engine.connect() as conn:
+        queue = authorization_queue(conn, phi=False)
+        claim_id = _claim(conn, "PCN2").claim_id
+    assert [(i.kind, i.reference) for i in queue] == [("exhausted", "AUTH-1"), ("hold", "PCN2")]
+    assert queue[0].member == "**********8899" and "request" in queue[1].next_action
+    release = {
+        "event_id": "rel-1",
+        "type": "claim.released",
+        "occurred_at": "2026-10-03T09:00:00+00:00",
+        "actor": LEAD[0],
+        "role": LEAD[1],
+        "data": {"claim_id": claim_id, "payer_id": "AETNA", "member_id": "MBR-PHI-778899", "reason": "urgent"},
+    }
+    denied = {**received_doc(2, patient_control_number="PCN2"), "occurred_at": "2026-10-06T09:00:00+00:00"}
+    commit(engine, inbound([release, denied]))  # the payer denied it all the same
+    with engine.connect() as conn:
+        panel = prevention(conn, Scope(date(2026, 10, 1), date(2026, 10, 8)))
+    assert (panel["claims_checked"], panel["held"]) == (2, 1)
+    assert panel["holds_by_sub_cause"] == [{"key": "units_exceeded", "count": 1}]
+    assert panel["holds"]["submitted_anyway"] == 1
+    assert panel["denied_for_authorization_later"]["after_a_hold_sent_anyway"] == 1
