@@ -39,7 +39,18 @@ def compose() -> dict[str, Any]:
 
 def test_compose_declares_the_production_stack(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"kafka", "postgres", "init", "worker", "relay", "timers", "remits", "web", "proxy"}
+    assert set(services) == {
+        "kafka",
+        "postgres",
+        "init",
+        "worker",
+        "relay",
+        "timers",
+        "remits",
+        "claims",
+        "web",
+        "proxy",
+    }
     kafka = services["kafka"]["environment"]
     assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert kafka["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
@@ -49,9 +60,9 @@ def test_compose_declares_the_production_stack(compose: dict[str, Any]) -> None:
         "postgres": {"condition": "service_healthy"},
     }
     assert int(kafka["KAFKA_MESSAGE_MAX_BYTES"]) >= 10 * 1024 * 1024  # whole 835 files on clearinghouse.remits
-    for name in ("worker", "relay", "timers", "remits"):
+    for name in ("worker", "relay", "timers", "remits", "claims"):
         assert services[name]["depends_on"] == {"init": {"condition": "service_completed_successfully"}}
-        assert services[name]["command"] == [name]
+        assert services[name]["command"] == ([name] if name != "claims" else ["claims", "consume"])
     web = services["web"]
     assert web["command"] == ["serve"] and "ports" not in web and web["expose"] == ["8000"]  # only via the proxy
     assert (
@@ -75,7 +86,7 @@ def test_compose_keeps_the_secrets_out_of_its_file_and_environment(compose: dict
         "audit_key": {"file": "./secrets/audit_key"},
     }
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
-    for name in ("init", "worker", "relay", "timers", "remits", "web"):
+    for name in ("init", "worker", "relay", "timers", "remits", "claims", "web"):
         env = services[name]["environment"]
         url = env["DENIALFLOW_DATABASE_URL"]
         assert url == "postgresql://denialflow@postgres:5432/denialflow"  # no password in the URL
@@ -101,6 +112,7 @@ def _env(service: dict[str, Any], broker: str, database_url: str, tag: str, secr
     env = {k: str(v) for k, v in service["environment"].items()}
     env |= {"DENIALFLOW_BOOTSTRAP_SERVERS": broker, "DENIALFLOW_DATABASE_URL": database_url,
             "DENIALFLOW_GROUP_ID": f"{tag}.engine", "DENIALFLOW_REMITS_GROUP_ID": f"{tag}.remits",
+            "DENIALFLOW_CLAIMS_GROUP_ID": f"{tag}.claims",
             "DENIALFLOW_MAX_POLL_INTERVAL_MS": "1000",
             # the demo feed starts 2026-09-01: on that day's clock no timer is due yet
             "DENIALFLOW_NOW": "2026-09-01T00:00:00+00:00",
@@ -108,7 +120,7 @@ def _env(service: dict[str, Any], broker: str, database_url: str, tag: str, secr
     for name, value in env.items():
         if value.startswith("/run/secrets/"):
             env[name] = str(secrets / value.removeprefix("/run/secrets/"))
-    for topic in ("EVENTS", "TRANSITIONS", "DLQ", "REMITS"):
+    for topic in ("EVENTS", "TRANSITIONS", "DLQ", "REMITS", "CLAIMS_OUTBOUND", "CLAIMS_CHECKED", "AUTHORIZATIONS"):
         env[f"DENIALFLOW_{topic}_TOPIC"] = f"{tag}.{env[f'DENIALFLOW_{topic}_TOPIC']}"
     env["DENIALFLOW_CHECKPOINTS_TOPIC"] = f"{tag}.audit.checkpoints"
     return {**os.environ, **env, "PATH": f"{BIN}:{os.environ['PATH']}"}
@@ -142,7 +154,7 @@ def test_the_compose_services_run_end_to_end(compose: dict[str, Any], broker: An
 
     procs = {}
     port = free_port()
-    for name in ("worker", "relay", "timers", "remits", "web"):
+    for name in ("worker", "relay", "timers", "remits", "claims", "web"):
         log = (tmp_path / f"{name}.log").open("wb")
         service_env = _env(services[name], broker.bootstrap, pg_url, tag, secrets) | {"DENIALFLOW_WEB_PORT": str(port)}
         procs[name] = (subprocess.Popen(["denialflow", *services[name]["command"]], env=service_env, stderr=log), log)

@@ -2,6 +2,7 @@
 composites), shared by the 835 and 837 readers: a value that is not what its element
 holds raises `X12Error` naming the segment, the element and the rule."""
 
+import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -10,6 +11,9 @@ from engine.intake.x12.tokens import Segment, X12Error, X12Warning
 
 #: Component separators files use in practice, tried when a composite does not split by ISA16.
 COMPONENT_SEPARATORS = (":", ">", "^", "|", "\\")
+#: X12's R and N types: digits with an optional sign and decimal point (Python's Decimal would
+#: also take "1_000", "1e3", "Infinity" and surrounding spaces).
+_NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)")
 
 
 def money(seg: Segment, index: int, required: bool = True) -> Decimal:
@@ -17,7 +21,7 @@ def money(seg: Segment, index: int, required: bool = True) -> Decimal:
     if not raw and not required:
         return Decimal(0)
     try:
-        value = Decimal(raw)
+        value = Decimal(raw) if _NUMBER.fullmatch(raw) else Decimal("NaN")
     except InvalidOperation:
         value = Decimal("NaN")
     if not value.is_finite() or abs(value) >= 10**12:
@@ -33,7 +37,7 @@ def quantity(seg: Segment, index: int) -> Decimal | None:
     if not raw:
         return None
     try:
-        value = Decimal(raw)
+        value = Decimal(raw) if _NUMBER.fullmatch(raw) else Decimal("NaN")
     except InvalidOperation:
         raise X12Error(seg.position, f"{seg.id}{index:02d} {raw!r} is not a number") from None
     if not value.is_finite():

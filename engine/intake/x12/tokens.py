@@ -139,6 +139,10 @@ def segments(
         if first:
             first = False
             decoded = decoded.removeprefix("ï»¿")  # the UTF-8 byte-order mark, read as latin-1
+            head = decoded[:16]
+            if max(head[0::2].count("\x00"), head[1::2].count("\x00")) >= 4:  # "I\0S\0A\0": 2 bytes a character
+                raise X12Error(1, "the file is UTF-16 (a NUL byte between characters): X12 is ASCII text; "
+                                  "save it as ASCII or UTF-8 and send it again")  # fmt: skip
         text += decoded
         return True
 
