@@ -44,7 +44,7 @@ class _Hashing:
         return chunk
 
 
-def claim_doc(claim: SubmittedClaim, digest: str, occurred_at: str, warnings: list[str]) -> dict[str, Any]:
+def claim_doc(claim: SubmittedClaim, digest: str, occurred_at: str, warning_codes: list[str]) -> dict[str, Any]:
     """The `claim.submitted` event document for one claim of the file ``digest``."""
 
     def day(line: Any) -> str | None:
@@ -72,7 +72,7 @@ def claim_doc(claim: SubmittedClaim, digest: str, occurred_at: str, warnings: li
         "charge": str(claim.charge), "kind": claim.kind, "lines": lines,
         "patient": {"name": name, "member_id": claim.member_id,
                     "dob": claim.patient_birth_date.isoformat() if claim.patient_birth_date else None},
-        "source_file": {"digest": digest, "warnings": warnings[:200]},
+        "source_file": {"digest": digest, "warnings": warning_codes[:200]},
     }  # fmt: skip
     return {"event_id": f"837-{digest[:32]}-{claim.position}", "type": "claim.submitted",
             "occurred_at": occurred_at, "actor": ACTOR, "role": "system", "data": _without_none(data)}  # fmt: skip
@@ -101,9 +101,10 @@ def read_claim_file(stream: BinaryIO, name: str, clock: Clock) -> ClaimFile:
     result.digest = hashing.sha.hexdigest()
     result.warnings = [f"{w.code} (segment {w.segment}): {w.message}" for w in report.warnings]
     at = clock().isoformat()
+    codes = list(report.codes)  # the codes travel with each claim, as an 835's do; the messages stay here
     for claim in claims:
         try:
-            result.events.append(parse(claim_doc(claim, result.digest, at, result.warnings)))
+            result.events.append(parse(claim_doc(claim, result.digest, at, codes)))
         except Rejected as exc:
             result.error, result.events = f"segment {claim.position} (CLM): {exc.field}: {exc.message}", []
             return result
