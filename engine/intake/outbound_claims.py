@@ -1,7 +1,8 @@
 """Outgoing claims from X12 837 files into `claim.submitted` events.
 
 One event per claim (CLM), its id naming the file's SHA-256 and the claim's segment
-position: the same file read twice is a duplicate the engine skips, the same claim in a
+position, dated when the file says the claim was made (BHT04/BHT05): the same file read
+twice is the same events, which the engine skips, the same claim in a
 later file is checked again (its units are not counted twice: the claim's identity is the
 payer and CLM01, see `engine.intake.claim_identity.claim_id_for`). A file the reader
 refuses publishes nothing and the error names the segment and the problem.
@@ -100,10 +101,11 @@ def read_claim_file(stream: BinaryIO, name: str, clock: Clock) -> ClaimFile:
         pass
     result.digest = hashing.sha.hexdigest()
     result.warnings = [f"{w.code} (segment {w.segment}): {w.message}" for w in report.warnings]
-    at = clock().isoformat()
+    now = clock().isoformat()  # only for a claim whose file says not when it was made
     codes = list(report.codes)  # the codes travel with each claim, as an 835's do; the messages stay here
     for claim in claims:
         try:
+            at = claim.created_at.isoformat() if claim.created_at else now
             result.events.append(parse(claim_doc(claim, result.digest, at, codes)))
         except Rejected as exc:
             result.error, result.events = f"segment {claim.position} (CLM): {exc.field}: {exc.message}", []

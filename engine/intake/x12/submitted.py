@@ -19,7 +19,7 @@ counts) are `X12Warning`s on the report. Warnings name elements and values, neve
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from engine.intake.x12.elements import composite, money, need, parse_date, quantity
@@ -77,6 +77,7 @@ class SubmittedClaim:
     service_facility_name: str | None
     statement_from: date | None  # 837I DTP*434's first day
     lines: tuple[SubmittedLine, ...]
+    created_at: datetime | None = None  # BHT04/BHT05 (else GS04/GS05), read as UTC: when the claim was made
 
 
 @dataclass(slots=True)
@@ -163,6 +164,7 @@ class _Transaction:
         self.line: _Line | None = None
         self.hl_ids: set[str] = set()
         self.line_kind: str | None = None  # what the service lines say, when the guide does not
+        self.created_at = self._moment(gs, 4, 5) if gs is not None else None
 
     def _guide(self, st: Segment, gs: Segment | None) -> tuple[str, str | None]:
         st03, gs08 = st.get(3), gs.get(8) if gs is not None else ""
@@ -185,6 +187,8 @@ class _Transaction:
             self._hl(seg)
         elif sid == "CLM":
             self._clm(seg)
+        elif sid == "BHT" and self.claim is None:
+            self.created_at = self._moment(seg, 4, 5) or self.created_at
         elif self.claim is None:
             self._hierarchy(seg)
         elif sid == "SBR":
@@ -200,6 +204,17 @@ class _Transaction:
         elif self.loop in ("2400", "2420") and self.line is not None:
             self._line_segment(seg, self.line)
         return finished
+
+    def _moment(self, seg: Segment, day: int, at: int) -> datetime | None:
+        """A header's date and time (CCYYMMDD, HHMM[SS]) as UTC; unreadable, a warning and None."""
+        raw_time = seg.get(at).ljust(4, "0")[:6].ljust(6, "0")
+        try:
+            when = time(int(raw_time[:2]), int(raw_time[2:4]), int(raw_time[4:6])) if raw_time.isdigit() else time(0)
+            return datetime.combine(parse_date(seg, day, seg.get(day)), when, UTC)
+        except (X12Error, ValueError):
+            self.report.warn(f"header.{seg.id.lower()}{day:02d}_date", seg.position,
+                             f"{seg.id}{day:02d} {seg.get(day)!r} is not a date (CCYYMMDD)")  # fmt: skip
+            return None
 
     def _hl(self, seg: Segment) -> None:
         number, parent, level = seg.get(1), seg.get(2), seg.get(3)
@@ -355,7 +370,7 @@ class _Transaction:
             prior_authorization=claim.prior_authorization, referral=claim.referral,
             payer_claim_control_number=claim.payer_claim_control_number, rendering_npi=claim.rendering_npi,
             service_facility_npi=claim.service_facility_npi, service_facility_name=claim.service_facility_name,
-            statement_from=claim.statement_from, lines=lines,
+            statement_from=claim.statement_from, lines=lines, created_at=self.created_at,
         )  # fmt: skip
 
     def close(self, se: Segment) -> SubmittedClaim | None:
