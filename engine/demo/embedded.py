@@ -9,6 +9,7 @@ overdue escalates; runs the worker until every record is committed and prints wh
 happened.
 """
 
+import io
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,13 @@ from engine.cli.intake import ingest_paths, print_summary
 from engine.clock import Clock, clock_from
 from engine.config import Settings
 from engine.demo.feed import DEMO_START, LEAD, demo_events, poison_messages
+from engine.demo.outbound import demo_claims, expiring_authorization
 from engine.demo.remit import DEMO_AUTHORIZATION, demo_remittance
 from engine.intake.events import Role, partition_key
 from engine.intake.ingest import ingest_file
+from engine.intake.outbound_claims import ClaimFile, publish_file, read_claim_file
+from engine.read.kpis import Scope
+from engine.read.prevention import authorization_queue, prevention
 from engine.read.render import dollars
 from engine.runtime.broker import BundledBroker
 from engine.runtime.kafka import ensure_topics, make_producer
@@ -64,9 +69,19 @@ def _topic_size(bootstrap: str, topic: str) -> int:
         consumer.close()
 
 
-def _authorization_event() -> dict[str, Any]:
-    return {"event_id": "demo-auth-4471", "type": "authorization.recorded", "occurred_at": DEMO_START.isoformat(),
-            "actor": "front.desk", "role": "staff", "data": DEMO_AUTHORIZATION}  # fmt: skip
+def _authorization_events(clock: Clock) -> list[dict[str, Any]]:
+    """The authorization the demo's authorization denial is checked against, and one that runs
+    out at the engine's clock (its window ends a few days from now)."""
+    expiring = expiring_authorization(clock().date(), DEMO_START.date())
+    return [{"event_id": f"demo-auth-{n}", "type": "authorization.recorded", "occurred_at": DEMO_START.isoformat(),
+             "actor": "front.desk", "role": "staff", "data": data}
+            for n, data in (("4471", DEMO_AUTHORIZATION), (f"4480-{expiring['valid_to']}", expiring))]  # fmt: skip
+
+
+def _demo_claims(clock: Clock) -> ClaimFile:
+    """The demo 837's claims, read as `denialflow claims check` reads a file."""
+    raw = demo_claims(clock().date(), (DEMO_START + timedelta(days=30)).date())
+    return read_claim_file(io.BytesIO(raw), "demo-claims.837", clock)
 
 
 def _ingest_demo_remit(producer: KafkaProducer, s: Settings) -> int:
@@ -184,12 +199,14 @@ def _main_job(s: Settings, clock: Clock, denials: int, ingest: Sequence[Path]) -
     for raw in poison_messages():
         producer.send(s.events_topic, value=raw)
         published += 1
-    auth = _authorization_event()
-    producer.send(s.events_topic, key=partition_key(auth), value=json.dumps(auth).encode())
-    published += 1
+    for auth in _authorization_events(clock):
+        producer.send(s.events_topic, key=partition_key(auth), value=json.dumps(auth).encode())
+        published += 1
+    claims = _demo_claims(clock)
+    published += publish_file(claims, lambda key, value: producer.send(s.events_topic, key=key, value=value))
     producer.flush()
     print(f"bundled broker on {s.bootstrap_servers}; published {published} events ({len(poison_messages())} poison, "
-          "1 authorization record)")  # fmt: skip
+          f"2 authorization records, {len(claims.events)} outgoing claims from a demo 837 to check)")  # fmt: skip
     if ingest:
         summary = ingest_paths(list(ingest), s)
         print_summary(summary)
@@ -257,6 +274,11 @@ def _summary(database_url: str) -> int:
             if check["record"]:
                 print(f"authorization checklist on {claim}: {check['sub_cause']} -> {check['next_action']}")
         print("authorization denials by sub-cause: " + ", ".join(f"{k} {n}" for k, n in sorted(causes.items())))
+        panel = prevention(conn, Scope(date.min.replace(year=1900), date.max.replace(year=2100)))
+        queue = authorization_queue(conn, phi=False)
+        print(f"outgoing claims checked before submission: {panel['claims_checked']}, held {panel['held']} ("
+              + (", ".join(f"{i['key']} {i['count']}" for i in panel["holds_by_sub_cause"]) or "none")
+              + f"); authorization queue: {len(queue)} item(s)   |   denialflow auth queue")  # fmt: skip
         reviews = conn.scalar(select(func.count()).select_from(store.REVIEWS))
         print(f"review items (reversals matching no denial): {reviews}   |   denialflow reviews")
         example = conn.scalar(select(t.c.id).where(t.c.state == "closed").order_by(t.c.id).limit(1))

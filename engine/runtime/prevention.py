@@ -40,6 +40,8 @@ log = structlog.get_logger("denialflow.prevention")
 WORKER_ACTOR = "denialflow-worker"
 #: Verdicts whose units count against the authorizations.
 COUNTING = frozenset({CLEAR, "released"})
+#: A dated alert whose moment a change had already dealt with: recorded as processed, no entry.
+NO_CHANGE = "alert.no_change"
 _AUTH_EVENTS = ("authorization.recorded", "authorization.updated")
 
 
@@ -191,6 +193,10 @@ class PreventionBatch:
         rows[data.rule].fired_at = now
         row = self.rows[data.authorization_id]
         today = max(now, data.due_at).date()
+        record = AuthRecord.from_row(row)
+        held = conditions(record, today, self.rules.of(row.payer_id))
+        if status_of(record, held) == row.status and held == self._open_conditions(row.authorization_id):
+            return NO_CHANGE  # a change since already raised what this moment was set for
         self._settle(row, msg, event, now, "alert", data.rule, event.data.model_dump(mode="json"), today=today)
         return "applied"
 
@@ -371,9 +377,7 @@ class PreventionBatch:
         """Raise an alert for each condition that started to hold, resolve those that stopped."""
         auth_id = row.authorization_id
         rules = self.rules.of(row.payer_id)
-        open_now = {c for (a, c) in self.alerts if a == auth_id} | {
-            c for (a, c) in self.write.prevention.new_alerts if a == auth_id
-        }
+        open_now = self._open_conditions(auth_id)
         raised = sorted(held - open_now)
         resolved = sorted(open_now - held)
         for condition in raised:
@@ -395,6 +399,10 @@ class PreventionBatch:
             else:
                 self.write.prevention.new_alerts.pop((auth_id, condition), None)
         return raised, resolved
+
+    def _open_conditions(self, auth_id: str) -> set[str]:
+        stored = {c for (a, c) in self.alerts if a == auth_id}
+        return stored | {c for (a, c) in self.write.prevention.new_alerts if a == auth_id}
 
     def _recheck_denials(self, row: SimpleNamespace, event: Any, now: datetime) -> None:
         """An authorization recorded after an authorization denial of the same patient and

@@ -23,7 +23,7 @@ from engine.errors import Rejected
 from engine.intake.events import SCHEMA_VERSION, WITHOUT_DENIAL
 from engine.intake.records import Inbound, body_digest, dead_letter, decode_record, internal_error, reserved_id
 from engine.runtime.messages import Message
-from engine.runtime.prevention import PreventionBatch
+from engine.runtime.prevention import NO_CHANGE, PreventionBatch
 from engine.runtime.timer_rows import reschedule, stale
 from engine.storage import store
 from engine.storage.models import transition_id
@@ -89,7 +89,7 @@ def _feed_message(denial: SimpleNamespace, entry: dict[str, Any]) -> bytes:
 
 #: What `Processor._apply` records for an event it accepted; anything else is a rejection code.
 #: A refused event reserves nothing: another body under its id is worked as new.
-ACCEPTED = frozenset({"applied", "timer.stale", "review.reversal_unmatched", "no_denial"})
+ACCEPTED = frozenset({"applied", "timer.stale", "review.reversal_unmatched", "no_denial", NO_CHANGE})
 
 
 class _Poisoned(Exception):

@@ -114,3 +114,29 @@ def test_an_auditor_reads_masked_and_replays_but_cannot_act(browser: Browser, se
     page.click("button:text('Verify chains')")
     expect(page.locator("#verify")).to_contain_text("Intact:")
     page.close()
+
+
+def test_the_authorization_queue_shows_an_expiring_authorization_and_a_held_claim_a_lead_releases(
+    browser: Browser, served: Served
+) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _log_in(page, served, "lead")
+    expect(page.locator("#prevention")).to_contain_text("held")
+    page.click("nav a:text('Authorizations')")
+    queue = page.locator("#auth-queue tbody")
+    expiring = queue.locator("tr.expires_soon")
+    expect(expiring).to_contain_text("AUTH-DEMO-4480")
+    expect(expiring).to_contain_text("request an extension")
+    held = queue.locator("tr.hold", has_text="PCN-9002")
+    expect(held).to_contain_text("AUTH-DEMO-4471")  # the number to put on the claim
+    expect(page.locator("#holds-by-cause")).to_contain_text("auth on file not on claim")
+    page.screenshot(path=ARTIFACTS / "06-authorization-queue.png", full_page=True)
+    held.locator("input[name=reason]").fill("the payer confirmed the authorization by phone")
+    held.locator("button:text('Release')").click()
+    expect(page.locator("#released")).to_contain_text("Release sent")
+    deadline = time.monotonic() + 60  # the worker applies the release: the page shows it once reloaded
+    while page.locator("#auth-queue tbody tr.hold", has_text="PCN-9002").count() and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+        page.reload()
+    expect(page.locator("#auth-queue tbody tr.hold", has_text="PCN-9002")).to_have_count(0)
+    page.close()

@@ -201,3 +201,28 @@ def test_the_queue_and_the_prevention_panel_count_holds_and_the_denials_that_fol
     assert panel["holds_by_sub_cause"] == [{"key": "units_exceeded", "count": 1}]
     assert panel["holds"]["submitted_anyway"] == 1
     assert panel["denied_for_authorization_later"]["after_a_hold_sent_anyway"] == 1
+
+
+def test_a_dated_alert_is_due_at_its_moment_and_not_a_second_before(engine: Engine) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from engine.runtime.timers import due_query
+
+    commit(engine, inbound([authorization_doc("AUTH-1", valid_to="2026-11-30")]))  # warned 14 days before
+    moment = datetime(2026, 11, 16, tzinfo=UTC)
+    with engine.connect() as conn:
+        assert _auth(conn).status == "active" and _open_alerts(conn) == []
+
+        def due(at: datetime) -> list[Any]:
+            return [r for r in conn.execute(due_query(conn, at, 100)) if r.denial_id == AUTH]
+
+        assert due(moment - timedelta(seconds=1)) == []
+        [row] = due(moment)
+    assert row.rule == "auth_expires_soon"
+    result, _ = commit(engine, inbound([fire_event(row)]))
+    assert result.applied == 1
+    with engine.connect() as conn:
+        assert (_auth(conn).status, _open_alerts(conn)) == ("expiring", ["expires_soon"])
+        entry = ps.authorization_history(conn, AUTH)[-1]
+    assert (entry["trigger"], entry["to_state"], entry["payload"]["alerts_raised"]) == ("alert", "expiring",
+                                                                                       ["expires_soon"])  # fmt: skip
