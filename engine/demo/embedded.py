@@ -141,12 +141,15 @@ def _serve(s: Settings, clock: Clock, loops: dict[str, Callable[[], Loop]] | Non
     try:
         for loop in supervised:
             loop.start()
-        print(f"\ndashboard: http://{s.web_host}:{s.web_port}/   (API docs: /docs)")
-        for (name, role), token in zip(DEMO_LOGINS, tokens.values(), strict=True):
-            print(f"  log in as {name} ({role.value}) with token {token}")
-        print(f"your own 835s: .venv/bin/denialflow ingest FILE|DIR in another terminal (finds {s.runtime_file})")
-        print("the worker, relay and timer service keep running; Ctrl-C stops everything", flush=True)
-        serve(create_app(s, clock), s.web_host, s.web_port)
+
+        def listening() -> None:
+            print(f"\ndashboard: http://{s.web_host}:{s.web_port}/   (API docs: /docs)")
+            for (name, role), token in zip(DEMO_LOGINS, tokens.values(), strict=True):
+                print(f"  log in as {name} ({role.value}) with token {token}")
+            print(f"your own 835s: .venv/bin/denialflow ingest FILE|DIR in another terminal (finds {s.runtime_file})")
+            print("the worker, relay and timer service keep running; Ctrl-C stops everything", flush=True)
+
+        serve(create_app(s, clock), s.web_host, s.web_port, listening)
     finally:
         served.set()
         for loop in supervised:
