@@ -14,7 +14,7 @@ from consumers.outbound_claims import run as run_claims
 from engine.cli.common import DbOpt, KafkaOpt, console, settings
 from engine.cli.intake import Publisher, auth_app
 from engine.clock import clock_from
-from engine.intake.claim_identity import authorization_id_for, claim_id_for
+from engine.intake.claim_identity import authorization_id_for
 from engine.intake.events import parse
 from engine.intake.outbound_claims import ClaimFile, publish_file, read_claim_file
 from engine.read.prevention import authorization_queue
@@ -84,7 +84,7 @@ def claims_check(
     for result in results:
         publish_file(result, publisher)
         publisher.confirm()
-        wanted |= {claim_id_for(e.data.payer_id, e.data.patient_control_number): e.event_id for e in result.events}
+        wanted |= result.claims
     publisher.producer.close()
     rows = _verdicts(s.database_url, wanted, wait) if wait > 0 and wanted else {}
     _show(results, wanted, rows, as_json)
@@ -102,7 +102,7 @@ def _show(results: list[ClaimFile], wanted: dict[str, str], rows: dict[str, Any]
                     "payer_id": rows[c].payer_id} if c in rows else {})}
                for c, e in wanted.items()]  # fmt: skip
     if as_json:
-        files = [{"file": r.name, "digest": r.digest, "claims": len(r.events), "warnings": r.warnings,
+        files = [{"file": r.name, "digest": r.digest, "claims": len(r.messages), "warnings": r.warnings,
                   "error": r.error} for r in results]  # fmt: skip
         typer.echo(json.dumps({"files": files, "claims": checked}))
         return

@@ -209,7 +209,7 @@ def _main_job(s: Settings, clock: Clock, denials: int, ingest: Sequence[Path]) -
     published += publish_file(claims, lambda key, value: producer.send(s.events_topic, key=key, value=value))
     producer.flush()
     print(f"bundled broker on {s.bootstrap_servers}; published {published} events ({len(poison_messages())} poison, "
-          f"2 authorization records, {len(claims.events)} outgoing claims from a demo 837 to check)")  # fmt: skip
+          f"2 authorization records, {len(claims.messages)} outgoing claims from a demo 837 to check)")  # fmt: skip
     if ingest:
         summary = ingest_paths(list(ingest), s)
         print_summary(summary)

@@ -15,7 +15,8 @@ from typing import Any, BinaryIO
 
 from engine.clock import Clock
 from engine.errors import Rejected
-from engine.intake.events import Event, parse
+from engine.intake.claim_identity import claim_id_for
+from engine.intake.events import parse
 from engine.intake.x12.submitted import ReadReport837, SubmittedClaim, read_837
 from engine.intake.x12.tokens import X12Error
 
@@ -24,11 +25,14 @@ ACTOR = "claims-837"
 
 @dataclass(slots=True)
 class ClaimFile:
-    """What one 837 file gave: its digest, the events (or why it was refused), its warnings."""
+    """What one 837 file gave: its digest, each claim's event as the bytes to send (kept small:
+    a file of 100,000 claims is ~100 MB of them, not a gigabyte of models), or why it was
+    refused, and its warnings."""
 
     name: str
     digest: str | None = None
-    events: list[Event] = field(default_factory=list)
+    messages: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value)
+    claims: dict[str, str] = field(default_factory=dict)  # claim id -> the event id checking it
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -106,15 +110,18 @@ def read_claim_file(stream: BinaryIO, name: str, clock: Clock) -> ClaimFile:
     for claim in claims:
         try:
             at = claim.created_at.isoformat() if claim.created_at else now
-            result.events.append(parse(claim_doc(claim, result.digest, at, codes)))
+            event = parse(claim_doc(claim, result.digest, at, codes))
         except Rejected as exc:
-            result.error, result.events = f"segment {claim.position} (CLM): {exc.field}: {exc.message}", []
+            result.error = f"segment {claim.position} (CLM): {exc.field}: {exc.message}"
+            result.messages, result.claims = [], {}
             return result
+        result.messages.append((event.key.encode(), event.model_dump_json(exclude_none=True).encode()))
+        result.claims[claim_id_for(claim.payer_id, claim.patient_control_number)] = event.event_id
     return result
 
 
 def publish_file(result: ClaimFile, send: Callable[[bytes, bytes], Any]) -> int:
     """Send a read file's events keyed by patient (`Event.key`); return how many."""
-    for event in result.events:
-        send(event.key.encode(), event.model_dump_json(exclude_none=True).encode())
-    return len(result.events)
+    for key, value in result.messages:
+        send(key, value)
+    return len(result.messages)
