@@ -59,7 +59,7 @@ def generate_837(path: Path, claims: int, seed: int = 7) -> int:
                   "000000001*0*P*:~\nGS*HC*BENCH*CH*20261201*1200*1*X*005010X222A1~\n")  # fmt: skip
         out.write("ST*837*0001*005010X222A1~\nBHT*0019*00*1*20261201*1200*CH~\nHL*1**20*1~\n"
                   "NM1*85*2*MAIN ST BEHAVIORAL HEALTH*****XX*1234567893~\n")  # fmt: skip
-        segments = 5
+        segments = 4  # ST, BHT, HL, NM1 (SE counts itself below)
         for c in range(claims):
             n = rng.randrange(PATIENTS)
             payer = PAYERS[n % len(PAYERS)]

@@ -186,9 +186,11 @@ def _run_the_stack(env: dict[str, str], procs: dict[str, Any], broker: Any, pg_u
     settings = Settings(bootstrap_servers=broker.bootstrap)
     producer = make_producer(settings)
     producer.send(env["DENIALFLOW_REMITS_TOPIC"], value=(SAMPLES / "edi-835-parser/emedny_sample.txt").read_bytes())
+    # the billing system drops an outgoing 837 on claims.outbound: one claim to check
+    producer.send(env["DENIALFLOW_CLAIMS_OUTBOUND_TOPIC"], value=(SAMPLES.parent / "837/uhin__837.edi").read_bytes())
     producer.flush()
     producer.close()
-    expected = len(events) + 12
+    expected = len(events) + 12 + 1
 
     # the 835's claims are from 2010: their deadline, aging and follow-up timers are long
     # due, so the timer service fires them at once and the worker applies each fire event

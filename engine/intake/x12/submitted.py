@@ -206,15 +206,23 @@ class _Transaction:
         return finished
 
     def _moment(self, seg: Segment, day: int, at: int) -> datetime | None:
-        """A header's date and time (CCYYMMDD, HHMM[SS]) as UTC; unreadable, a warning and None."""
-        raw_time = seg.get(at).ljust(4, "0")[:6].ljust(6, "0")
+        """A header's date and time (CCYYMMDD, HHMM[SS]) as UTC. An unreadable date is a warning and
+        None; an unreadable time (masked files write 9999) a warning and midnight of that day."""
         try:
-            when = time(int(raw_time[:2]), int(raw_time[2:4]), int(raw_time[4:6])) if raw_time.isdigit() else time(0)
-            return datetime.combine(parse_date(seg, day, seg.get(day)), when, UTC)
-        except (X12Error, ValueError):
+            on = parse_date(seg, day, seg.get(day))
+        except X12Error:
             self.report.warn(f"header.{seg.id.lower()}{day:02d}_date", seg.position,
                              f"{seg.id}{day:02d} {seg.get(day)!r} is not a date (CCYYMMDD)")  # fmt: skip
             return None
+        raw = seg.get(at)
+        digits = raw.ljust(6, "0")[:6]
+        try:
+            when = time(int(digits[:2]), int(digits[2:4]), int(digits[4:6]))
+        except ValueError:
+            problem = f"{seg.id}{at:02d} is not a time (HHMM): midnight of {seg.id}{day:02d} is used"
+            self.report.warn(f"header.{seg.id.lower()}{at:02d}_time", seg.position, problem)
+            when = time(0)
+        return datetime.combine(on, when, UTC)
 
     def _hl(self, seg: Segment) -> None:
         number, parent, level = seg.get(1), seg.get(2), seg.get(3)
