@@ -22,10 +22,13 @@ def test_the_main_job_runs_the_demo_and_the_835_and_a_rerun_changes_nothing(tmp_
     assert "ingested a demo 835: 6 claims, 1 paid line(s), 5 denials, 1 reversal, 4 skipped adjustments" in first
     # a month in: follow-ups missed, small balances one cycle old, and the demo 835's
     # timely-filing denial whose limit had passed before it arrived (escalated once); every
-    # denial has a named owner (even the unreadable one), so no ownership timer is due
-    assert "timers due at 2026-10-01 09:00 UTC: 9 fired -> deadline_past_at_receipt 1, follow_up 6, " \
+    # denial has a named owner (even the unreadable one), so no ownership timer is due; the 10th is
+    # the expiring demo authorization's warning, which its recording had already raised
+    assert "timers due at 2026-10-01 09:00 UTC: 10 fired -> deadline_past_at_receipt 1, follow_up 6, " \
            "soft_write_off 2" in first  # fmt: skip
-    assert "worker: 110 applied, 166 transitions" in first and "4 rejected" in first
+    assert "worker: 116 applied, 166 transitions" in first and "4 rejected" in first
+    assert "outgoing claims checked before submission: 4, held 2 (auth_on_file_not_on_claim 1, " \
+           "no_authorization_on_file 1); authorization queue: 4 item(s)" in first  # fmt: skip
     assert "authorization checklist on AET-26-7001: auth_on_file_not_on_claim -> correct the claim with " \
            "authorization number AUTH-DEMO-4471 and resubmit" in first  # fmt: skip
     assert "review items (reversals matching no denial): 1" in first

@@ -23,6 +23,7 @@ from engine.audit.chain import verify
 from engine.config import Settings
 from engine.demo.feed import LEAD as DEMO_LEAD
 from engine.demo.feed import demo_events
+from engine.intake.claim_identity import authorization_id_for, claim_id_for
 from engine.intake.events import EVENT_TYPES, parse, partition_key
 from engine.intake.records import DEAD_LETTER_MAX_BYTES
 from engine.runtime.broker import BundledBroker
@@ -31,7 +32,16 @@ from engine.runtime.processor import ACCEPTED
 from engine.runtime.timers import ACTOR as TIMER_ACTOR
 from engine.storage.db import make_engine, upgrade
 from tests.conftest import make_settings
-from tests.factories import LEAD, SYSTEM, authorization_doc, event_doc, later_remit, received_doc, received_id
+from tests.factories import (
+    LEAD,
+    SYSTEM,
+    authorization_doc,
+    claim_doc,
+    event_doc,
+    later_remit,
+    received_doc,
+    received_id,
+)
 from tests.helpers import publish, read_topic, run_worker, snapshot, variant
 from tests.integration.test_crash_and_rebalance import (  # noqa: F401 (settings: one owner per team, so runs compare)
     _fresh_store,
@@ -213,6 +223,13 @@ def test_the_poison_corpus_is_dead_lettered_and_the_store_equals_a_clean_run(
 
 # --- generated hostile events --------------------------------------------------------------
 
+
+def _plain(type_: str, actor: tuple[str, str], data: dict[str, Any]) -> dict[str, Any]:
+    """An authorization or claim event: no denial id."""
+    return {"event_id": f"base-{type_}", "type": type_, "occurred_at": "2026-10-02T09:00:00+00:00",
+            "actor": actor[0], "role": actor[1], "data": data}  # fmt: skip
+
+
 TARGET = received_doc(7001)  # every generated event aims at this denial, published just before them
 _AT = received_id(TARGET)
 _ON = "2026-10-20"
@@ -245,6 +262,19 @@ BASES: dict[str, dict[str, Any]] = {
     "denial.deadline_extended": event_doc("denial.deadline_extended", _AT, LEAD, {
         "deadline": "appeal", "until": "2026-12-31", "reason": "payer granted more time", "reference": "EXT-7001"}),
     "authorization.recorded": authorization_doc("AUTH-7001"),
+    "denial.auth_rechecked": event_doc("denial.auth_rechecked", _AT, SYSTEM, {
+        "reference": "AUTH-7001", "check": {"record": "AUTH-7001", "sub_cause": "auth_on_file_not_on_claim",
+                                            "next_action": "correct the claim", "checks": []}}),
+    "authorization.updated": _plain("authorization.updated", ("front.desk", "staff"), {
+        "payer_id": "AETNA", "reference": "AUTH-7001", "member_id": "MBR-PHI-778899", "units_approved": 20,
+        "reason": "payer approved more sessions"}),
+    "authorization.alert_fired": _plain("authorization.alert_fired", (TIMER_ACTOR, "system"), {
+        "authorization_id": authorization_id_for("AETNA", "AUTH-7001"), "rule": "auth_expires_soon",
+        "generation": 1, "due_at": "2026-11-16T00:00:00+00:00", "detail": {}}),
+    "claim.submitted": claim_doc(prior_authorization="AUTH-7001"),
+    "claim.released": _plain("claim.released", LEAD, {
+        "claim_id": claim_id_for("AETNA", "PCN-C1"), "payer_id": "AETNA", "member_id": "MBR-PHI-778899",
+        "reason": "sent as it is"}),
 }  # fmt: skip
 CONTROLS = list(demo_events(4))  # valid events beside them, on other denials: each must be applied
 
