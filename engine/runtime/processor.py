@@ -173,7 +173,8 @@ class Processor:
         self.topics = topics
         self.clock = clock
         self._moved: dict[str, str] = {}  # this batch's claim-line ids of such denials -> their stored ids
-        self._stored: dict[str, str | None] = {}  # this batch's ids already in processed_events -> their digest
+        # this batch's ids already in processed_events -> their digest and outcome
+        self._stored: dict[str, tuple[str | None, str]] = {}
         self._rows: dict[str, dict[str, Any]] = {}  # this batch's processed rows by id
 
     def process(self, conn: Connection, messages: list[Inbound], unwritable: Exception | None = None) -> BatchResult:
@@ -199,7 +200,7 @@ class Processor:
         keys = [e.event_id if e is not None else f"kafka:{m.topic}:{m.partition}:{m.offset}" for m, e, _, _ in decoded]
         digests = [body_digest(m.value) if e is not None else None for m, e, _, _ in decoded]
         done = store.processed_ids(conn, keys)
-        self._stored, self._rows = {key: seen for key, (seen, _) in done.items()}, {}
+        self._stored, self._rows = dict(done), {}
         valid = [e for _, e, _, _ in decoded if e is not None]
         ids = {i for e in valid for i in _denial_ids(e)}
         loaded = store.load_working(conn, ids)
@@ -319,7 +320,8 @@ class Processor:
         if key in self._rows:
             self._rows[key].update(row)
         elif key in self._stored:
-            self._rows[key] = {**row, "_was": self._stored[key]}
+            was, was_outcome = self._stored[key]
+            self._rows[key] = {**row, "_was": was, "_was_outcome": was_outcome}
             write.reclaimed.append(self._rows[key])
         else:
             self._rows[key] = row

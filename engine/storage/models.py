@@ -205,6 +205,18 @@ class OwnerWorkload(SQLModel, table=True):
     open: int = 0
 
 
+class EventCount(SQLModel, table=True):
+    """Running totals `/metrics` reports (events applied by type, transitions by trigger,
+    processed events by outcome), added to in each batch's transaction: a scrape reads a few
+    rows instead of counting the audit log."""
+
+    __tablename__ = "event_counts"
+
+    kind: str = Field(primary_key=True, max_length=20)  # "applied", "transition" or "outcome"
+    name: str = Field(primary_key=True, max_length=120)
+    n: int = Field(default=0, sa_type=BigInteger)
+
+
 class OutcomeEvent(SQLModel, table=True):
     """A payer's answer to an appeal (overturned, upheld) or an approved write-off: one row per
     audit entry that records one, written with it, carrying the denial's dimensions so the

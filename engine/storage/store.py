@@ -5,6 +5,7 @@ processed, and each table gets one multi-row statement per batch: per-row ORM
 round trips cost ~10x on PostgreSQL (STYLE.md).
 """
 
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,7 @@ from engine.storage.models import (
     Authorization,
     Denial,
     DenialKey,
+    EventCount,
     OutboxBatch,
     OutcomeEvent,
     OwnerWorkload,
@@ -44,6 +46,7 @@ REVIEWS = ReviewItem.__table__
 OUTCOMES = OutcomeEvent.__table__
 TIMERS = Timer.__table__
 KEYS = DenialKey.__table__
+COUNTS = EventCount.__table__
 
 _DATETIMES = ("received_at", "last_touch_at", "first_touch_at", "closed_at", "updated_at")
 #: What can change after receipt. Everything else is written once, on insert; updating
@@ -83,7 +86,8 @@ class BatchWrite:
     changed_denials: list[dict[str, Any]] = field(default_factory=list)  # MUTABLE columns, id, _version
     audit: list[dict[str, Any]] = field(default_factory=list)
     processed: list[dict[str, Any]] = field(default_factory=list)
-    reclaimed: list[dict[str, Any]] = field(default_factory=list)  # replace a refusal's row: its digest in `_was`
+    # replace a refusal's row: its digest in `_was`, its outcome in `_was_outcome`
+    reclaimed: list[dict[str, Any]] = field(default_factory=list)
     outbox: list[Message] = field(default_factory=list)
     reviews: list[dict[str, Any]] = field(default_factory=list)
     workload: dict[str, int] = field(default_factory=dict)  # owner -> change in open denials
@@ -123,17 +127,34 @@ def open_work(conn: Connection) -> dict[str, int]:
     return {row.owner: row.open for row in conn.execute(select(WORKLOAD))}
 
 
+def batch_counts(batch: BatchWrite) -> dict[tuple[str, str], int]:
+    """What the batch adds to `event_counts`: events applied by type (an event's entries are
+    all written in its one batch), transitions by trigger, processed events by outcome (a
+    reclaimed refusal moves from its old outcome to its new one)."""
+    counts: Counter[tuple[str, str]] = Counter(("transition", e["trigger"]) for e in batch.audit)
+    counts.update(("applied", event_type) for event_type, _ in {(e["event_type"], e["event_id"]) for e in batch.audit})
+    counts.update(("outcome", r["outcome"]) for r in (*batch.processed, *batch.reclaimed))
+    counts.subtract(("outcome", r["_was_outcome"]) for r in batch.reclaimed)
+    return {key: n for key, n in counts.items() if n}
+
+
+def _add_to(conn: Connection, table: Any, keys: Sequence[str], column: str, rows: list[dict[str, Any]]) -> None:
+    """Add to counters (not replace them, unlike the bulk upserts), in one lock order for every worker."""
+    if not rows:
+        return
+    stmt = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={column: table.c[column] + stmt.excluded[column]})
+    conn.execute(stmt, sorted(rows, key=lambda r: tuple(r[k] for k in keys)))
+
+
 def _write_side_tables(conn: Connection, batch: BatchWrite) -> None:
-    dialect = conn.dialect.name
-    tables = _bulk(dialect)
+    tables = _bulk(conn.dialect.name)
     if batch.reviews:
         conn.execute(insert(REVIEWS), batch.reviews)
     tables.timers.upsert(conn, [batch.timers[k] for k in sorted(batch.timers)], ("denial_id", "rule"))
-    changed = sorted((owner, n) for owner, n in batch.workload.items() if n)  # one lock order for every worker
-    if changed:  # adds to the count rather than replacing it, unlike the bulk upserts
-        stmt = (postgresql if dialect == "postgresql" else sqlite).insert(WORKLOAD)
-        stmt = stmt.on_conflict_do_update(index_elements=["owner"], set_={"open": WORKLOAD.c.open + stmt.excluded.open})
-        conn.execute(stmt, [{"owner": owner, "open": n} for owner, n in changed])
+    _add_to(conn, WORKLOAD, ["owner"], "open", [{"owner": o, "open": n} for o, n in batch.workload.items() if n])
+    counts = batch_counts(batch)
+    _add_to(conn, COUNTS, ["kind", "name"], "n", [{"kind": k, "name": name, "n": n} for (k, name), n in counts.items()])
 
 
 def processed_ids(conn: Connection, keys: Collection[str]) -> dict[str, tuple[str | None, str]]:
