@@ -37,6 +37,7 @@ from consumers.denial_events import build_worker
 from engine.config import Settings
 from engine.logs import configure
 from engine.runtime.broker import BundledBroker
+from engine.runtime.heap import settle_heap
 from engine.runtime.kafka import make_consumer, make_producer
 from engine.runtime.messages import Message
 from engine.runtime.worker import Committed
@@ -67,6 +68,7 @@ def run_engine(
     others = [spawn(s, "worker") for _ in range(workers - 1)]  # more members of the same group
     checked = [0.0]
     worker = build_worker(s, on_commit=on_commit)
+    settle_heap()  # as the worker process does
     go = multiprocessing.Event()
     # the paced publisher is its own process, as a real upstream would be
     feeder = multiprocessing.Process(target=_paced_publish, args=(s, messages, pace or 0, go))

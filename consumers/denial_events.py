@@ -6,6 +6,7 @@ import structlog
 
 from engine.clock import Clock, clock_from
 from engine.config import Settings
+from engine.runtime.heap import settle_heap
 from engine.runtime.kafka import make_consumer
 from engine.runtime.processor import Processor, Topics
 from engine.runtime.worker import Committed, Worker
@@ -55,6 +56,7 @@ def run(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT; the batch in hand is finished and committed first."""
     worker = build_worker(settings)
     log.info("worker.started", topic=settings.events_topic, group=settings.group_id)
+    settle_heap()
     try:
         worker.run_until_signalled()
     finally:

@@ -8,7 +8,7 @@ machine (or calling ``add_model``) per denial costs milliseconds and megabytes e
 from enum import StrEnum
 from typing import Any
 
-from transitions import Machine, MachineError
+from transitions import Machine
 
 from engine.errors import Rejected
 
@@ -74,14 +74,33 @@ def machine_definition() -> dict[str, Any]:
 MACHINE = Machine(model=None, model_attribute="state", **machine_definition())
 
 
+def _compiled_moves(machine: Machine) -> dict[tuple[str, str], str]:
+    """(trigger, source) -> dest, read off the machine. The worker fires ~1.2 moves an event;
+    `Event.trigger` spent ~14 us on each (logging, callback lists, the model lookup) where a
+    dict lookup does the same job for a machine without callbacks. Any callback or condition
+    added later makes this refuse to build rather than skip it."""
+    moves: dict[tuple[str, str], str] = {}
+    hooks = ("before_state_change", "after_state_change", "prepare_event", "finalize_event", "on_exception")
+    if any(getattr(machine, hook) for hook in hooks) or any(s.on_enter or s.on_exit for s in machine.states.values()):
+        raise TypeError("the denial machine has callbacks: fire() must go through transitions")
+    for trigger, event in machine.events.items():
+        for source, transitions in event.transitions.items():
+            for t in transitions:
+                if t.conditions or t.before or t.after or t.prepare:  # "unless" is a condition too
+                    raise TypeError(f"{trigger!r} has conditions or callbacks: fire() must go through transitions")
+                moves[(trigger, source)] = t.dest
+    return moves
+
+
+_MOVES = _compiled_moves(MACHINE)
+
+
 def fire(denial: Any, trigger: str) -> tuple[str, str]:
-    """Move ``denial`` along ``trigger``; return (from, to) or refuse naming both."""
+    """Move ``denial`` along ``trigger`` as the machine declares it; return (from, to) or
+    refuse naming both."""
     source = denial.state
-    try:
-        MACHINE.events[trigger].trigger(denial)
-    except MachineError:
-        raise Rejected(
-            "workflow.invalid_transition",
-            f"{trigger!r} is not allowed from state {source!r}",
-        ) from None
-    return source, denial.state
+    dest = _MOVES.get((trigger, source))
+    if dest is None:
+        raise Rejected("workflow.invalid_transition", f"{trigger!r} is not allowed from state {source!r}")
+    denial.state = dest
+    return source, dest

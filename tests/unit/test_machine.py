@@ -1,9 +1,10 @@
 from types import SimpleNamespace
 
 import pytest
+from transitions import Machine, MachineError
 
 from engine.errors import Rejected
-from workflows.denial import MACHINE, TRANSITIONS, State, fire
+from workflows.denial import MACHINE, TRANSITIONS, State, _compiled_moves, fire, machine_definition
 
 
 def _sources(trigger: str) -> set[str]:
@@ -53,3 +54,31 @@ def test_every_move_outside_the_table_is_refused(state: str, trigger: str) -> No
     with pytest.raises(Rejected, match=f"'{trigger}' is not allowed from state '{state}'"):
         fire(d, trigger)
     assert d.state == state
+
+
+@pytest.mark.parametrize("trigger", sorted(MACHINE.events))
+@pytest.mark.parametrize("state", [s.value for s in State])
+def test_fire_moves_exactly_as_the_transitions_machine_does(state: str, trigger: str) -> None:
+    """`fire` reads its moves off MACHINE once; here every (state, trigger) goes through both."""
+    by_machine, by_fire = SimpleNamespace(state=state), SimpleNamespace(state=state)
+    try:
+        MACHINE.events[trigger].trigger(by_machine)
+        moved = True
+    except MachineError:
+        moved = False
+    if moved:
+        assert fire(by_fire, trigger) == (state, by_machine.state) and by_fire.state == by_machine.state
+    else:
+        with pytest.raises(Rejected):
+            fire(by_fire, trigger)
+        assert by_fire.state == by_machine.state == state
+
+
+def test_a_machine_with_a_callback_is_not_compiled_into_moves() -> None:
+    guarded = Machine(model=None, **{**machine_definition(), "before_state_change": ["check"]})
+    with pytest.raises(TypeError, match="callbacks"):
+        _compiled_moves(guarded)
+    conditional = machine_definition()
+    conditional["transitions"] = [{**conditional["transitions"][0], "conditions": ["ok"]}]
+    with pytest.raises(TypeError, match="conditions"):
+        _compiled_moves(Machine(model=None, **conditional))
