@@ -37,7 +37,10 @@ class Settings(BaseSettings):
     partitions: int = Field(6, ge=1, description="partitions for topics the engine creates")
     group_id: str = "denialflow-engine"
     batch_size: int = Field(1000, ge=1, le=50_000, description="max records per poll = per database transaction")
-    poll_timeout_ms: int = Field(200, ge=1)
+    poll_timeout_ms: int = Field(200, ge=1, description="how long a poll waits for records before the loop goes round")
+    fetch_wait_ms: int = Field(
+        20, ge=1, le=5_000, description="how long the broker may hold a fetch it has nothing for yet (idle latency)"
+    )
     max_poll_interval_ms: int = Field(30_000, ge=1000, description="also the group's rebalance timeout")
     session_timeout_ms: int = Field(10_000, ge=1000)
     heartbeat_interval_ms: int = Field(3_000, ge=100)

@@ -27,9 +27,11 @@ def make_consumer(settings: Settings, *topics: str, **overrides: Any) -> KafkaCo
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         "max_poll_records": settings.batch_size,
-        # a fetch returns as soon as data is there, or after the poll timeout: latency
-        # under light load is one poll, not the client's 500 ms default wait
-        "fetch_max_wait_ms": settings.poll_timeout_ms,
+        # Apache Kafka answers a fetch as soon as a record is there (fetch_min_bytes 1); the
+        # bundled Tansu holds it for the whole wait even then, so the wait is kept short:
+        # an idle engine's p50 publish -> committed went from 58 ms to 11 ms (bench.throughput
+        # --latency-rate 10); under load every fetch comes back full at once either way
+        "fetch_max_wait_ms": settings.fetch_wait_ms,
         "max_poll_interval_ms": settings.max_poll_interval_ms,
         "session_timeout_ms": settings.session_timeout_ms,
         "heartbeat_interval_ms": settings.heartbeat_interval_ms,
