@@ -1,6 +1,7 @@
 """Shared set-up for the benchmarks: the event set, fresh databases and topics."""
 
 import json
+import os
 import statistics
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -101,3 +102,16 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 def rows(d: dict[str, Any]) -> str:
     return "  ".join(f"{k}={v:,.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items())
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time of a process (this one by default), all its threads included."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    with open(f"/proc/{pid}/stat") as f:  # fields 14 and 15, after the parenthesised command name
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS

@@ -6,7 +6,9 @@ The touch limit is lifted for the benchmark (the event set touches open denials 
 again); every other escalation rule, and so every timer, is scheduled as in production.
 
 Per database it runs, each on fresh topics and a fresh database:
-  engine   : publish all events, then time the worker draining them (events/s);
+  engine   : publish all events, then time the worker draining them (events/s), once per
+             count given to --workers (1 2 4: the scale-out curve), with the CPU time per event
+             of the workers, the relay and the broker;
   latency  : publish a slice of fresh events at a fixed rate while the worker runs;
              latency = commit of the batch holding the record - the record's publish time;
   floor    : the same consumer settings and batches, writing the rows the engine run wrote
@@ -31,7 +33,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from bench.common import database, event_set, fresh_settings, percentiles, publish, rows
+from bench.common import cpu_seconds, database, event_set, fresh_settings, percentiles, publish, rows
 from bench.results import RESULTS, save_results
 from consumers.denial_events import build_worker
 from engine.config import Settings
@@ -44,13 +46,22 @@ from engine.runtime.worker import Committed
 from engine.storage import store
 from engine.storage.db import count_rows, make_engine
 
+Process = subprocess.Popen[bytes]
+
 
 def run_engine(
-    s: Settings, total: int, pace: float | None = None, messages: Any = None, workers: int = 1
+    s: Settings,
+    total: int,
+    pace: float | None = None,
+    messages: Any = None,
+    workers: int = 1,
+    broker_pid: int | None = None,
 ) -> dict[str, Any]:
     """The production worker drains ``total`` records while a relay process publishes the
     outbox. With ``pace``, the records are published at that rate once the worker has its
-    partitions, and latency is the batch's commit time minus each record's publish time."""
+    partitions, and latency is the batch's commit time minus each record's publish time.
+    CPU per event is counted per role (the workers together, the relay, the broker) over the
+    whole run, so the curve on a machine with more cores can be predicted from it."""
     committed = {"records": 0, "transitions": 0, "rejected": 0}
     marks: dict[str, float] = {}
     latencies: list[float] = []
@@ -58,6 +69,7 @@ def run_engine(
     def on_commit(c: Committed) -> None:
         if not committed["records"]:
             marks["first"], marks["first_batch"] = time.perf_counter(), c.records
+            cpu_at_start.update(cpu_use(relay, others, broker_pid))  # start-up and imports not counted
         committed["records"] += c.records
         committed["transitions"] += c.result.transitions
         committed["rejected"] += c.result.rejected
@@ -66,6 +78,7 @@ def run_engine(
 
     relay = spawn(s, "relay")
     others = [spawn(s, "worker") for _ in range(workers - 1)]  # more members of the same group
+    cpu_at_start: dict[str, float] = {}
     checked = [0.0]
     worker = build_worker(s, on_commit=on_commit)
     settle_heap()  # as the worker process does
@@ -91,6 +104,7 @@ def run_engine(
     while outbox_rows(s.database_url):  # the change feed catches up
         time.sleep(0.02)
     fed = time.perf_counter()
+    cpu = cpu_use(relay, others, broker_pid)
     for proc in (relay, *others):
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
@@ -100,6 +114,7 @@ def run_engine(
         "seconds": done - marks["first"],
         "events_per_s": counted / (done - marks["first"]),
         "feed_events_per_s": counted / (fed - marks["first"]),
+        **{f"cpu_us_per_event_{role}": (spent - cpu_at_start[role]) / counted * 1e6 for role, spent in cpu.items()},
     }
     if pace:
         feeder.join()
@@ -107,7 +122,13 @@ def run_engine(
     return out
 
 
-def spawn(s: Settings, command: str) -> subprocess.Popen[bytes]:
+def cpu_use(relay: Process, others: list[Process], broker: int | None) -> dict[str, float]:
+    """CPU seconds so far: the workers (this process and the other members), the relay, the broker."""
+    return {"workers": cpu_seconds() + sum(cpu_seconds(p.pid) for p in others), "relay": cpu_seconds(relay.pid),
+            "broker": cpu_seconds(broker) if broker else 0.0}  # fmt: skip
+
+
+def spawn(s: Settings, command: str) -> Process:
     env = {f"DENIALFLOW_{k.upper()}": str(v) for k, v in s.model_dump().items() if v is not None}
     return subprocess.Popen([sys.executable, "-m", "engine.cli", command], env={**os.environ, **env,
                             "DENIALFLOW_LOG_LEVEL": "WARNING"})  # fmt: skip
@@ -235,7 +256,13 @@ def main() -> None:
         "--latency-rate", type=float, default=None, help="events/s for the latency run (default 50%% of measured)"
     )
     ap.add_argument("--batch-size", type=int, default=1000)
-    ap.add_argument("--workers", type=int, default=1, help="worker processes in the consumer group")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="worker processes in the consumer group: one engine run per count (the scale-out curve)",
+    )
     ap.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = ap.parse_args()
     configure("ERROR")
@@ -250,9 +277,14 @@ def main() -> None:
                         escalation_file=_no_touch_limit())  # fmt: skip
         for kind in args.db:
             s = fresh_settings(base, database(kind, f"{kind}_engine", args.pg_admin_url))
-            publish(s, messages)
-            engine_run = run_engine(s, len(messages), workers=args.workers)
-            print(f"{kind:<10} engine   {rows(engine_run)}")
+            curve: dict[int, dict[str, Any]] = {}
+            for n, workers in enumerate(args.workers):
+                if n:  # each count on fresh topics and a fresh database
+                    s = fresh_settings(base, database(kind, f"{kind}_engine", args.pg_admin_url))
+                publish(s, messages)
+                curve[workers] = run_engine(s, len(messages), workers=workers, broker_pid=broker.pid)
+                print(f"{kind:<10} engine   workers={workers}  {rows(curve[workers])}")
+            engine_run = curve[args.workers[0]]  # the floor is one consumer
             recorded = recorded_rows(s.database_url)
             s = fresh_settings(base, database(kind, f"{kind}_floor", args.pg_admin_url))
             publish(s, messages)
@@ -262,9 +294,9 @@ def main() -> None:
             rate = args.latency_rate or engine_run["events_per_s"] * 0.5
             s = fresh_settings(base, database(kind, f"{kind}_latency", args.pg_admin_url))
             sample = mixed_sample(messages, args.latency_events)
-            latency = run_engine(s, len(sample), pace=rate, messages=sample)
+            latency = run_engine(s, len(sample), pace=rate, messages=sample, broker_pid=broker.pid)
             print(f"{kind:<10} latency  at {rate:,.0f} ev/s: {rows(latency)}")
-            report[kind] = {"engine": engine_run, "floor": floor, "latency": {"rate": rate, **latency}}
+            report[kind] = {"engine": curve, "floor": floor, "latency": {"rate": rate, **latency}}
     save_results("throughput", report)
 
 

@@ -47,6 +47,11 @@ class BundledBroker:
         self.stop()
         raise RuntimeError(f"bundled broker did not listen on {self.bootstrap} within {timeout}s")
 
+    @property
+    def pid(self) -> int | None:
+        """The broker's process id while it runs (the benchmarks read its CPU time)."""
+        return self._proc.pid if self._proc and self._proc.poll() is None else None
+
     def stop(self) -> None:
         if self._proc and self._proc.poll() is None:
             self._proc.terminate()
