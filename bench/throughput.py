@@ -236,6 +236,14 @@ def mixed_sample(messages: list[tuple[bytes, bytes]], size: int) -> list[tuple[b
     return sorted(sample, key=lambda m: orjson.loads(m[1])["occurred_at"])
 
 
+def bench_settings(bootstrap: str, batch_size: int) -> Settings:
+    """The engine's settings for a benchmark run: quick group joins (Tansu's JoinGroup waits
+    out the poll interval), the touch limit lifted."""
+    return Settings(bootstrap_servers=bootstrap, batch_size=batch_size, max_poll_interval_ms=3000,
+                    session_timeout_ms=3000, heartbeat_interval_ms=500,
+                    escalation_file=_no_touch_limit())  # fmt: skip
+
+
 def _no_touch_limit() -> Path:
     """The event set keeps touching open denials; with the default touch limit of 3 they would
     escalate and later touches be refused. Same rules otherwise, so timers are still scheduled."""
@@ -272,9 +280,7 @@ def main() -> None:
           f"{sum(len(v) for _, v in messages) / len(messages):.0f} bytes average")  # fmt: skip
     report: dict[str, Any] = {}
     with BundledBroker() as broker:
-        base = Settings(bootstrap_servers=broker.bootstrap, batch_size=args.batch_size, max_poll_interval_ms=3000,
-                        session_timeout_ms=3000, heartbeat_interval_ms=500,
-                        escalation_file=_no_touch_limit())  # fmt: skip
+        base = bench_settings(broker.bootstrap, args.batch_size)
         for kind in args.db:
             s = fresh_settings(base, database(kind, f"{kind}_engine", args.pg_admin_url))
             curve: dict[int, dict[str, Any]] = {}
