@@ -85,6 +85,13 @@ def fresh_settings(base: Settings, database_url: str, partitions: int = 6) -> Se
     return s
 
 
+def published(base: Settings, kind: str, tag: str, pg_admin: str, messages: list[tuple[bytes, bytes]]) -> Settings:
+    """Fresh topics and a fresh database, with ``messages`` already on the events topic."""
+    s = fresh_settings(base, database(kind, tag, pg_admin))
+    publish(s, messages)
+    return s
+
+
 def publish(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
     producer = make_producer(settings, max_in_flight_requests_per_connection=5)
     for key, value in messages:

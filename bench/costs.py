@@ -20,7 +20,7 @@ from unittest import mock
 
 from sqlalchemy import text
 
-from bench.common import database, event_set, fresh_settings, publish
+from bench.common import event_set, published
 from bench.results import RESULTS, save_results
 from bench.throughput import bench_settings, run_engine
 from engine.config import Settings
@@ -128,14 +128,12 @@ def main() -> None:
         base = bench_settings(broker.bootstrap, args.batch_size)
         for kind in args.db:
             runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
-            s = fresh_settings(base, database(kind, f"{kind}_costs", args.pg_admin_url))
-            publish(s, messages)
+            s = published(base, kind, f"{kind}_costs", args.pg_admin_url, messages)
             run_engine(s, len(messages), broker_pid=broker.pid)  # warm-up, not counted
             order = list(VARIANTS)
             for round_no in range(args.rounds):
                 for variant in order[round_no % len(order) :] + order[: round_no % len(order)]:
-                    s = fresh_settings(base, database(kind, f"{kind}_costs", args.pg_admin_url))
-                    publish(s, messages)
+                    s = published(base, kind, f"{kind}_costs", args.pg_admin_url, messages)
                     with switched_off(variant, s):
                         run = run_engine(s, len(messages), broker_pid=broker.pid)
                     runs[variant].append(run)

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from bench.common import cpu_seconds, database, event_set, fresh_settings, percentiles, publish, rows
+from bench.common import cpu_seconds, database, event_set, fresh_settings, percentiles, published, rows
 from bench.results import RESULTS, save_results
 from consumers.denial_events import build_worker
 from engine.config import Settings
@@ -282,18 +282,14 @@ def main() -> None:
     with BundledBroker() as broker:
         base = bench_settings(broker.bootstrap, args.batch_size)
         for kind in args.db:
-            s = fresh_settings(base, database(kind, f"{kind}_engine", args.pg_admin_url))
             curve: dict[int, dict[str, Any]] = {}
-            for n, workers in enumerate(args.workers):
-                if n:  # each count on fresh topics and a fresh database
-                    s = fresh_settings(base, database(kind, f"{kind}_engine", args.pg_admin_url))
-                publish(s, messages)
+            for workers in args.workers:  # each count on fresh topics and a fresh database
+                s = published(base, kind, f"{kind}_engine", args.pg_admin_url, messages)
                 curve[workers] = run_engine(s, len(messages), workers=workers, broker_pid=broker.pid)
                 print(f"{kind:<10} engine   workers={workers}  {rows(curve[workers])}")
             engine_run = curve[args.workers[0]]  # the floor is one consumer
             recorded = recorded_rows(s.database_url)
-            s = fresh_settings(base, database(kind, f"{kind}_floor", args.pg_admin_url))
-            publish(s, messages)
+            s = published(base, kind, f"{kind}_floor", args.pg_admin_url, messages)
             floor = run_floor(s, len(messages), recorded)
             share = engine_run["events_per_s"] / floor["events_per_s"]
             print(f"{kind:<10} floor    {rows(floor)}  engine/floor={share:.0%}")
