@@ -83,12 +83,17 @@ def read_topic(settings: Settings, topic: str, idle_ms: int = 700, first_ms: int
 
     The broker's end offsets cannot be trusted (Tansu reports batch counts), so "the end" is
     a quiet poll; the first poll waits longer because it also pays for the connection and the
-    offset look-up, and a slow first fetch must not read as an empty topic."""
+    offset look-up, and a slow first fetch must not read as an empty topic. An end offset of 0
+    on every partition can be trusted (no batch was ever acknowledged), so an empty topic
+    answers at once: the app under test waits for the broker's ack before it replies."""
     consumer = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers, auto_offset_reset="earliest", enable_auto_commit=False
     )
     try:
-        consumer.assign([TopicPartition(topic, p) for p in _partitions(consumer, topic)])
+        partitions = [TopicPartition(topic, p) for p in _partitions(consumer, topic)]
+        if not any(consumer.end_offsets(partitions).values()):
+            return []
+        consumer.assign(partitions)
         records: list[Any] = []
         timeout = first_ms
         while polled := consumer.poll(timeout_ms=timeout):

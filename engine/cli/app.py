@@ -1,5 +1,8 @@
 """The `denialflow` command line. Settings come from DENIALFLOW_* variables;
-the options here override the two that change most often."""
+the options here override the two that change most often.
+
+Each long-running process (worker, relay, timers, remits, web app, embedded engine) is
+imported by its own command, so starting one loads none of the others."""
 
 import json
 from datetime import date, timedelta
@@ -10,8 +13,6 @@ import typer
 from rich.table import Table
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from consumers.clearinghouse_remits import run as run_remits
-from consumers.denial_events import run as run_worker
 from engine.audit.chain import AUTHORIZATION_CHAINS, verify
 from engine.audit.replay import replay
 from engine.cli.checkpoints import TOPIC, CheckpointsOpt, audit_checkpoint, verify_checkpoints
@@ -21,19 +22,15 @@ from engine.cli.parked import parked_app
 from engine.cli.prevention import claims_app
 from engine.cli.queries import escalations, payers, queue, report_app, reviews, stuck, triage
 from engine.clock import clock_from
-from engine.demo.embedded import run_embedded
-from engine.demo.simulate import simulate as run_simulation
 from engine.errors import NotFound, Rejected
 from engine.intake.events import Role, partition_key
 from engine.read.render import denial_json, denial_text
 from engine.runtime.health import Health, LagReader, consumer_groups, report
 from engine.runtime.kafka import ensure_topics, make_producer
 from engine.runtime.netcheck import listen_error
-from engine.runtime.outbox import run as run_relay
-from engine.runtime.timers import run as run_timers
 from engine.storage import store
 from engine.storage.db import make_engine, upgrade
-from engine.web.auth import create_token, list_tokens, revoke_token
+from engine.web.tokens import create_token, list_tokens, revoke_token
 from workflows.diagram import mermaid
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Denial management workflow engine.")
@@ -73,6 +70,8 @@ def run(
 ) -> None:
     """Main job on embedded defaults: bundled broker, SQLite file, demo feed, 835, timers, worker, summary;
     then the dashboard and the engine keep running until Ctrl-C (--no-serve stops after the summary)."""
+    from engine.demo.embedded import run_embedded
+
     s = settings(database_url, find_engine=False, log_level="WARNING", now=now, web_host=host, web_port=port)
     if serve and (why := listen_error(s.web_host, s.web_port)):
         typer.echo(f"cannot serve the dashboard on {s.web_host}:{s.web_port}: {why} (pick another: --port P)", err=True)
@@ -83,12 +82,16 @@ def run(
 @app.command()
 def worker(database_url: DbOpt = None, bootstrap_servers: KafkaOpt = None) -> None:
     """Consume denials.events until SIGTERM (the batch in hand is finished first)."""
+    from consumers.denial_events import run as run_worker
+
     run_worker(settings(database_url, bootstrap_servers, broker=True))
 
 
 @app.command()
 def remits(database_url: DbOpt = None, bootstrap_servers: KafkaOpt = None) -> None:
     """Turn raw 835 files on clearinghouse.remits into denial events until SIGTERM (ingest records, quarantine)."""
+    from consumers.clearinghouse_remits import run as run_remits
+
     run_remits(settings(database_url, bootstrap_servers, broker=True))
 
 
@@ -99,6 +102,8 @@ def timers(
     now: NowOpt = None,
 ) -> None:
     """Fire due escalation timers as events on denials.events until SIGTERM."""
+    from engine.runtime.timers import run as run_timers
+
     run_timers(settings(database_url, bootstrap_servers, now=now, broker=True))
 
 
@@ -111,6 +116,8 @@ def simulate(
     database_url: DbOpt = None,
 ) -> None:
     """Move the clock day by day over the demo store: timers fire, the worker escalates (run `denialflow run` first)."""
+    from engine.demo.simulate import simulate as run_simulation
+
     s = settings(database_url, log_level="WARNING")
     raise typer.Exit(run_simulation(s, days, start))
 
@@ -182,6 +189,8 @@ def serve(host: HostOpt = None, port: PortOpt = None, database_url: DbOpt = None
 @app.command()
 def relay(database_url: DbOpt = None, bootstrap_servers: KafkaOpt = None) -> None:
     """Publish committed outbox rows (change feed, dead letters) until SIGTERM."""
+    from engine.runtime.outbox import run as run_relay
+
     run_relay(settings(database_url, bootstrap_servers, broker=True))
 
 

@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from consumers.outbound_claims import run as run_claims
 from engine.cli.common import DbOpt, KafkaOpt, console, settings
 from engine.cli.intake import Publisher, auth_app
 from engine.clock import clock_from
@@ -28,6 +27,8 @@ claims_app = typer.Typer(no_args_is_help=True, help="Outgoing claims (X12 837) c
 @claims_app.command("consume")
 def claims_consume(database_url: DbOpt = None, bootstrap_servers: KafkaOpt = None) -> None:
     """Turn raw 837 files on claims.outbound into claim.submitted events until SIGTERM."""
+    from consumers.outbound_claims import run as run_claims
+
     run_claims(settings(database_url, bootstrap_servers, broker=True))
 
 

@@ -49,7 +49,7 @@ from engine.runtime.timers import build_timer_service
 from engine.runtime.worker import Committed
 from engine.storage import store
 from engine.storage.db import make_engine, upgrade
-from engine.web.auth import replace_token
+from engine.web.tokens import replace_token
 
 #: Who the demo lets you log in as: the billing lead who works the demo, and an auditor.
 DEMO_LOGINS = ((LEAD, Role.LEAD), ("avery.auditor", Role.AUDITOR))

@@ -1,11 +1,15 @@
-"""Database engines and schema migrations (SQLite file by default, PostgreSQL by URL)."""
+"""Database engines and schema migrations (SQLite file by default, PostgreSQL by URL).
+
+Alembic is imported where a migration runs: every engine process opens engines, few migrate,
+and loading it costs each process start about a tenth of a second."""
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, Table, create_engine, event, func, select
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parents[1] / "migrations"
 
@@ -41,7 +45,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str) -> "Config":
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
@@ -50,6 +56,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str) -> None:
     """Bring the schema to the newest migration (idempotent)."""
+    from alembic import command
+
     command.upgrade(alembic_config(url), "head")
 
 

@@ -29,7 +29,7 @@ from engine.runtime.runtime_file import EmbeddedEngine, advertised, with_running
 from engine.storage import store
 from engine.storage.db import make_engine, upgrade
 from engine.web.app import create_app
-from engine.web.auth import create_token
+from engine.web.tokens import create_token
 
 SAMPLES = Path(__file__).parents[1] / "data" / "835"
 ELSEWHERE_835 = SAMPLES / "pyx12" / "835_mult_loops.txt"  # ingested from "another terminal"

@@ -14,7 +14,7 @@ from engine.intake.event_data import Role
 from engine.storage import store
 from engine.storage.db import make_engine
 from engine.web.app import create_app
-from engine.web.auth import create_token
+from engine.web.tokens import create_token
 from tests.factories import T0, received_doc, received_id
 from tests.store.batches import commit, inbound
 

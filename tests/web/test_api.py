@@ -15,7 +15,7 @@ from engine.intake.event_data import Role
 from engine.storage import store
 from engine.storage.db import make_engine
 from engine.web.app import create_app
-from engine.web.auth import create_token
+from engine.web.tokens import create_token
 from tests.factories import LEAD, T0, event_doc, received_doc, received_id
 from tests.helpers import publish, run_worker, tampering
 from tests.store.batches import commit, inbound

@@ -16,7 +16,7 @@ from engine.intake.event_data import Role
 from engine.intake.ingest import ingest_file
 from engine.storage.db import make_engine
 from engine.web.app import create_app
-from engine.web.auth import create_token
+from engine.web.tokens import create_token
 from tests.factories import T0, received_doc, received_id
 from tests.helpers import read_topic
 from tests.ingest.envelope_files import SAMPLES

@@ -12,7 +12,7 @@ from engine.intake.claim_identity import claim_id_for
 from engine.intake.event_data import Role
 from engine.storage.db import make_engine
 from engine.web.app import create_app
-from engine.web.auth import create_token
+from engine.web.tokens import create_token
 from tests.factories import T0, authorization_doc, claim_doc
 from tests.helpers import run_worker
 from tests.store.batches import commit, inbound

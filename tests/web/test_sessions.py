@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from engine.cli.app import app as cli
 from engine.intake.event_data import Role
 from engine.storage.models import WebSession
-from engine.web.auth import create_token
 from engine.web.sessions import COOKIE, digest
+from engine.web.tokens import create_token
 from tests.factories import T0
 from tests.web.conftest import OWN_ORIGIN, Web, log_in
 
