@@ -16,8 +16,8 @@ from engine.audit.chain import verify
 from engine.config import Settings
 from engine.demo.feed import demo_events, poison_messages
 from engine.runtime.worker import Committed
-from engine.storage.db import make_engine, upgrade
-from tests.conftest import _truncate
+from engine.storage.db import make_engine
+from tests.conftest import _truncate, sqlite_copy
 from tests.helpers import (
     Progress,
     drain_outbox,
@@ -58,10 +58,9 @@ def published(settings: Settings) -> int:
 
 
 @pytest.fixture
-def baseline(settings: Settings, published: int, tmp_path: Path) -> dict:
+def baseline(settings: Settings, published: int, tmp_path: Path, sqlite_template: Path) -> dict:
     """An uninterrupted run of the same records into its own SQLite file."""
-    url = f"sqlite:///{tmp_path / 'baseline.db'}"
-    upgrade(url)
+    url = sqlite_copy(sqlite_template, tmp_path / "baseline.db")
     s = variant(settings, database_url=url)
     run_worker(s, published)
     return {"store": snapshot(url), "feed": feed_summary(s)}
@@ -86,11 +85,9 @@ def _settled(url: str, published: int) -> bool:
     return processed_count(url) >= published and outbox_count(url) == 0
 
 
-def _fresh_store(settings: Settings, tmp_path: Path, trial: int) -> str:
+def _fresh_store(settings: Settings, tmp_path: Path, template: Path, trial: int) -> str:
     if settings.database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / f'trial{trial}.db'}"
-        upgrade(url)
-        return url
+        return sqlite_copy(template, tmp_path / f"trial{trial}.db")
     _truncate(settings.database_url)
     return settings.database_url
 
@@ -113,12 +110,12 @@ def _assert_same_as_baseline(s: Settings, baseline: dict) -> None:
 
 
 def test_sigkill_at_random_points_then_restart_equals_an_uninterrupted_run(
-    settings: Settings, published: int, baseline: dict, tmp_path: Path
+    settings: Settings, published: int, baseline: dict, tmp_path: Path, sqlite_template: Path
 ) -> None:
     rng = random.Random(20261123)
     killed_mid_stream = 0
     for trial in range(TRIALS):
-        s = variant(settings, database_url=_fresh_store(settings, tmp_path, trial), batch_size=25)
+        s = variant(settings, database_url=_fresh_store(settings, tmp_path, sqlite_template, trial), batch_size=25)
         logs = {name: tmp_path / f"{name}{trial}.log" for name in ("worker", "relay")}
         for log in logs.values():
             log.touch()
@@ -157,9 +154,9 @@ class _SlowProgress(Progress):
 
 
 def test_two_workers_and_a_rebalance_apply_each_event_exactly_once(
-    settings: Settings, published: int, baseline: dict, tmp_path: Path
+    settings: Settings, published: int, baseline: dict, tmp_path: Path, sqlite_template: Path
 ) -> None:
-    s = variant(settings, database_url=_fresh_store(settings, tmp_path, 99), batch_size=10)
+    s = variant(settings, database_url=_fresh_store(settings, tmp_path, sqlite_template, 99), batch_size=10)
     progress = [_SlowProgress(), _SlowProgress()]
     workers = [build_worker(s, on_commit=p) for p in progress]
     finished = threading.Event()

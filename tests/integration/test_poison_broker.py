@@ -31,7 +31,7 @@ from engine.runtime.kafka import BROKER_MAX_MESSAGE_BYTES, make_producer
 from engine.runtime.processor import ACCEPTED
 from engine.runtime.timers import ACTOR as TIMER_ACTOR
 from engine.storage.db import make_engine, upgrade
-from tests.conftest import make_settings
+from tests.conftest import drop_topics, make_settings
 from tests.factories import (
     LEAD,
     SYSTEM,
@@ -382,9 +382,18 @@ def test_generated_hostile_events_are_each_applied_or_dead_lettered(
     broker: BundledBroker,
     settings: Settings,  # noqa: F811
     tmp_path: Path,
+    sqlite_template: Path,
     feed: list[bytes],
 ) -> None:
-    s = make_settings(broker, _fresh_store(settings, tmp_path, next(_EXAMPLES)))  # topics and store per example
+    # topics and store per example
+    s = make_settings(broker, _fresh_store(settings, tmp_path, sqlite_template, next(_EXAMPLES)))
+    try:
+        _each_applied_or_dead_lettered(s, feed)
+    finally:
+        drop_topics(s)
+
+
+def _each_applied_or_dead_lettered(s: Settings, feed: list[bytes]) -> None:
     valid = [TARGET, *CONTROLS]
     records = [(partition_key(doc), json.dumps(doc).encode()) for doc in valid]
     total = _send(s, [*records, *((_AT.encode(), value) for value in feed)])  # after the target, on its partition
