@@ -8,6 +8,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -99,18 +100,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def settings(broker: BundledBroker, db_url: str, tmp_path: Path) -> Iterator[Settings]:
     """Settings with this test's own topics, consumer group and quarantine directory on the session broker."""
-    s = make_settings(broker, db_url).model_copy(update={"quarantine_dir": tmp_path / "quarantine"})
-    yield s
-    drop_topics(s)
+    with own_topics(make_settings(broker, db_url)) as s:
+        yield s.model_copy(update={"quarantine_dir": tmp_path / "quarantine"})
 
 
 @pytest.fixture
 def pg_settings(broker: BundledBroker, pg_url: str) -> Iterator[Settings]:
     """The same, on PostgreSQL only (for what only PostgreSQL does)."""
     _truncate(pg_url)
-    s = make_settings(broker, pg_url)
-    yield s
-    drop_topics(s)
+    with own_topics(make_settings(broker, pg_url)) as s:
+        yield s
 
 
 def make_settings(broker: BundledBroker, db_url: str) -> Settings:
@@ -140,14 +139,19 @@ def make_settings(broker: BundledBroker, db_url: str) -> Settings:
     return s
 
 
-def drop_topics(settings: Settings) -> None:
-    """Delete every topic named with these settings' tag (those `make_settings` made and any a test
-    added beside them). Every Kafka client asks for the whole broker's metadata on connecting, so
-    topics left behind made each later test's set-up slower: ~1 s a test by the thousandth."""
-    prefix = settings.events_topic.split(".", 1)[0] + "."
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+@contextmanager
+def own_topics(settings: Settings) -> Iterator[Settings]:
+    """``settings``, whose tagged topics (those `make_settings` made and any a test added beside
+    them) are deleted at the end. Every Kafka client asks for the whole broker's metadata on
+    connecting, so topics left behind made each later test's set-up slower: ~1 s a test by the
+    thousandth."""
     try:
-        if mine := [t for t in admin.list_topics() if t.startswith(prefix)]:
-            admin.delete_topics(mine)
+        yield settings
     finally:
-        admin.close()
+        prefix = settings.events_topic.split(".", 1)[0] + "."
+        admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+        try:
+            if mine := [t for t in admin.list_topics() if t.startswith(prefix)]:
+                admin.delete_topics(mine)
+        finally:
+            admin.close()
