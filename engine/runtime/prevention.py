@@ -24,9 +24,9 @@ from sqlalchemy import Connection
 from engine.audit.chain import entry_hash
 from engine.errors import Rejected
 from engine.intake.claim_identity import authorization_id_for, claim_id_for, patient_key
-from engine.intake.events import SCHEMA_VERSION
 from engine.intake.records import Inbound
 from engine.runtime.messages import Message
+from engine.runtime.prevention_messages import checked_message, feed_message
 from engine.runtime.timer_rows import reschedule, stale
 from engine.storage import prevention_store as ps
 from engine.storage import store
@@ -317,7 +317,7 @@ class PreventionBatch:
         row = SimpleNamespace(**{**base, **changes, "sub_causes": kept, "event_id": event.event_id, "checked_at": now})
         self.claims[claim_id] = row
         self.write.prevention.claim_checks[claim_id] = vars(row)
-        self.write.outbox.append(Message(self.topics.claims_checked, claim_id.encode(), _checked_message(row)))
+        self.write.outbox.append(Message(self.topics.claims_checked, claim_id.encode(), checked_message(row)))
 
     def _settle(
         self,
@@ -367,7 +367,7 @@ class PreventionBatch:
         self.write.prevention.entries.append(entry)
         self.write.prevention.authorizations[row.authorization_id] = vars(row)
         self.write.outbox.append(
-            Message(self.topics.authorizations, row.authorization_id.encode(), _feed_message(row, entry, raised))
+            Message(self.topics.authorizations, row.authorization_id.encode(), feed_message(row, entry, raised))
         )
         self._index(row)
 
@@ -431,55 +431,3 @@ class PreventionBatch:
                 "data": {"reference": row.reference, "check": check},
             }
             self.write.outbox.append(Message(self.topics.events, denial.id.encode(), orjson.dumps(doc)))
-
-
-def _feed_message(row: SimpleNamespace, entry: dict[str, Any], raised: list[str]) -> bytes:
-    """The authorization change feed's record: the change and where the record stands, no PHI."""
-    remaining = AuthRecord.from_row(row).units_remaining
-    return orjson.dumps(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "authorization_id": row.authorization_id,
-            "seq": entry["seq"],
-            "event_id": entry["event_id"],
-            "event_type": entry["event_type"],
-            "trigger": entry["trigger"],
-            "from_state": entry["from_state"],
-            "to_state": entry["to_state"],
-            "reason": entry["reason"],
-            "occurred_at": entry["occurred_at"],
-            "recorded_at": entry["recorded_at"],
-            "hash": entry["hash"],
-            "authorization": {
-                "payer_id": row.payer_id,
-                "reference": row.reference,
-                "auth_type": row.auth_type,
-                "status": row.status,
-                "valid_to": row.valid_to,
-                "units_approved": row.units_approved,
-                "units_remaining": remaining,
-            },
-            "alerts_raised": raised,
-        }
-    )
-
-
-def _checked_message(row: SimpleNamespace) -> bytes:
-    """The `claims.checked` record the billing system reads to stop or send a claim; no PHI."""
-    return orjson.dumps(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "claim_id": row.claim_id,
-            "payer_id": row.payer_id,
-            "patient_control_number": row.patient_control_number,
-            "frequency": row.frequency,
-            "verdict": row.verdict,
-            "release": row.release,
-            "sub_causes": row.result["sub_causes"],
-            "checked_at": row.checked_at,
-            "lines": [
-                {k: line[k] for k in ("line", "procedure_code", "units", "record", "verdict", "failed")}
-                for line in row.result["lines"]
-            ],
-        }
-    )
