@@ -7,7 +7,7 @@ Create Date: 2026-11-23 21:45:00
 The dashboard reads time to first touch on every load; keeping it on the denial (set by
 the first `denial.touched`) avoids scanning the audit log. Existing denials get it from
 their audit entries. The indexes let PostgreSQL answer the dashboard's aggregates from
-the index alone (see engine/storage/models.py). `outcome_events` repeats each payer answer to an
+the index alone (see engine/storage/models/denials.py). `outcome_events` repeats each payer answer to an
 appeal and each write-off with its denial's dimensions (filled here from the audit log).
 """
 
@@ -17,7 +17,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from alembic import op
 
-# as engine/storage/models.py declares them today; a migration is a snapshot and must not follow later edits
+# as engine/storage/models/denials.py declares them today; a migration is a snapshot and must not follow later edits
 OPEN_SQL = "state IN ('received', 'classified', 'assigned', 'worked', 'appealed', 'resubmitted', 'escalated')"
 OPEN_INCLUDE = ["state", "team", "owner", "received_at", "touches", "next_action_date", "filing_deadline",
                 "appeal_deadline", "retro_auth_deadline", "payer_id", "category", "site"]

@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import op
 
-# as engine/storage/models.py declares them at this revision; a migration is a snapshot
+# as engine/storage/models/denials.py declares them at this revision; a migration is a snapshot
 OPEN_SQL = "state IN ('received', 'classified', 'assigned', 'worked', 'appealed', 'resubmitted', 'escalated')"
 OPEN_INCLUDE = ["state", "team", "owner", "received_at", "touches", "next_action_date", "filing_deadline",
                 "appeal_deadline", "retro_auth_deadline", "payer_id", "category", "site"]  # fmt: skip

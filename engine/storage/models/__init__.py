@@ -1,503 +1,69 @@
 """The persisted schema (SQLModel tables). Alembic migrations are generated from it.
 
 The hot path reads and writes these tables through their SQLAlchemy ``__table__``
-in batches; the ORM classes are the single definition of the schema.
+in batches; the ORM classes are the single definition of the schema. Importing this
+package registers every table on ``SQLModel.metadata``; the tables live by job in
+`denials` (the worker's), `prevention` (authorizations, claim checks) and `operations`
+(tokens, sessions, files, parked messages, heartbeats, checkpoints).
 """
 
-from datetime import date, datetime
-from typing import Any
-
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Column,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    UniqueConstraint,
-    text,
-    true,
+from engine.storage.models.denials import (
+    CLOSED_INCLUDE,
+    CLOSED_SQL,
+    OPEN_INCLUDE,
+    OPEN_SQL,
+    OPEN_STATES,
+    PENDING_SQL,
+    RECEIVED_INCLUDE,
+    AuditEntry,
+    Denial,
+    DenialKey,
+    EventCount,
+    OutboxBatch,
+    OutcomeEvent,
+    OwnerWorkload,
+    ProcessedEvent,
+    ReviewItem,
+    Timer,
+    transition_id,
 )
-from sqlmodel import Field, SQLModel
-
-#: SQLite only auto-increments an ``INTEGER PRIMARY KEY``; PostgreSQL gets a BIGINT identity.
-SERIAL_ID = BigInteger().with_variant(Integer(), "sqlite")
-
-
-def _ts(**kw: Any) -> Any:
-    return Field(sa_column=Column(DateTime(timezone=True), **kw))
-
-
-#: The dashboard's covering indexes: the open-work rows (a partial index in value order, so
-#: the stuck list's top rows are its last entries) and the columns the received-in-range and
-#: closed-in-range aggregates read.
-OPEN_STATES = ("received", "classified", "assigned", "worked", "appealed", "resubmitted", "escalated")
-OPEN_SQL = f"state IN ({', '.join(repr(state) for state in OPEN_STATES)})"
-OPEN_INCLUDE = ["state", "team", "owner", "received_at", "touches", "next_action_date", "filing_deadline",
-                "appeal_deadline", "retro_auth_deadline", "payer_id", "category", "site",
-                "payer_profile_known"]  # fmt: skip
-
-RECEIVED_INCLUDE = ["payer_id", "category", "owner", "site", "team", "primary_group", "primary_reason", "denied_cents",
-                    "first_touch_at"]  # fmt: skip
-CLOSED_INCLUDE = ["received_at", "touches", "root_cause", "payer_id", "category", "site", "team"]
-#: Only closed denials: the open ones, which every touch updates, stay out of it.
-CLOSED_SQL = "closed_at IS NOT NULL"
-
-
-class Denial(SQLModel, table=True):
-    """One denied claim line and where it stands. ``patient`` holds PHI."""
-
-    __tablename__ = "denials"
-    __table_args__ = (
-        Index("ix_denials_state_denied", "state", "denied_cents"),
-        Index("ix_denials_team_owner", "team", "owner"),
-        Index("ix_denials_payer_denied", "payer_id", "denied_cents"),
-        Index("ix_denials_claim", "payer_id", "claim_control_number"),
-        # what the dashboard reads (engine/read/kpis.py), answered from the index alone on PostgreSQL
-        Index("ix_denials_received", "received_at", postgresql_include=RECEIVED_INCLUDE),
-        Index(
-            "ix_denials_closed",
-            "closed_at",
-            postgresql_include=CLOSED_INCLUDE,
-            postgresql_where=text(CLOSED_SQL),
-            sqlite_where=text(CLOSED_SQL),
-        ),
-        Index(
-            "ix_denials_open",
-            "denied_cents",
-            "id",
-            postgresql_include=OPEN_INCLUDE,
-            postgresql_where=text(OPEN_SQL),
-            sqlite_where=text(OPEN_SQL),
-        ),
-    )
-
-    id: str = Field(primary_key=True, max_length=64)
-    state: str = Field(max_length=20)
-    category: str | None = Field(default=None, max_length=40)
-    side: str | None = Field(default=None, max_length=20)
-    team: str | None = Field(default=None, max_length=60)
-    owner: str | None = Field(default=None, max_length=120)
-    preventable: bool | None = None
-    liability: str | None = Field(default=None, max_length=20)
-    priority: str = Field(max_length=20)
-    touches: int = 0
-    payer_id: str = Field(max_length=80)
-    payer_name: str = Field(max_length=200)
-    claim_control_number: str = Field(max_length=80)
-    line: int
-    patient_control_number: str = Field(max_length=80)
-    procedure_code: str | None = Field(default=None, max_length=60)
-    site: str | None = Field(default=None, max_length=120)
-    rendering_npi: str | None = Field(default=None, max_length=10)
-    primary_group: str | None = Field(default=None, max_length=2)
-    primary_reason: str | None = Field(default=None, max_length=5)
-    carc_codes: str = Field(max_length=400)
-    rarc_codes: str = Field(max_length=400)
-    billed_cents: int = Field(sa_type=BigInteger)
-    paid_cents: int = Field(sa_type=BigInteger)
-    denied_cents: int = Field(sa_type=BigInteger)
-    date_of_service: date
-    remit_date: date
-    received_at: datetime = _ts(nullable=False)
-    next_action_date: date | None = None
-    last_touch_at: datetime | None = _ts(nullable=True)
-    first_touch_at: datetime | None = _ts(nullable=True)
-    resolution: str | None = Field(default=None, max_length=20)
-    outcome: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    root_cause: dict[str, Any] | None = Field(default=None, sa_type=JSON)
-    patient: dict[str, Any] | None = Field(default=None, sa_type=JSON)
-    auth_check: dict[str, Any] | None = Field(default=None, sa_type=JSON)
-    filing_deadline: date | None = None
-    appeal_deadline: date | None = None
-    retro_auth_deadline: date | None = None
-    payer_profile_known: bool = Field(
-        default=True, sa_column_kwargs={"server_default": true()},
-        description="false: the payer had no profile in the payer file, so the deadlines are the defaults",
-    )  # fmt: skip
-    closed_at: datetime | None = _ts(nullable=True)
-    updated_at: datetime = _ts(nullable=False)
-    version: int = 0
-    audit_seq: int = 0
-    audit_head: str | None = Field(default=None, max_length=64)
-
-
-class AuditEntry(SQLModel, table=True):
-    """One transition, append-only, chained per denial: ``hash`` covers the entry and ``prev_hash``.
-    Its transition id is ``denial_id:seq`` (see `transition_id`)."""
-
-    __tablename__ = "audit_entries"
-    __table_args__ = (UniqueConstraint("denial_id", "seq", name="uq_audit_denial_seq"),)
-
-    id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
-    denial_id: str = Field(max_length=64)
-    seq: int
-    event_id: str = Field(max_length=200)
-    event_type: str = Field(max_length=40)
-    trigger: str = Field(max_length=20)
-    from_state: str | None = Field(default=None, max_length=20)
-    to_state: str = Field(max_length=20)
-    actor: str = Field(max_length=500)
-    role: str = Field(max_length=10)
-    occurred_at: datetime = _ts(nullable=False)
-    recorded_at: datetime = _ts(nullable=False)
-    reason: str | None = Field(
-        default=None, max_length=2000, description="a step's reason, which may join two texts of 500 (reason; override)"
-    )
-    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    source_topic: str | None = Field(default=None, max_length=250)
-    source_partition: int | None = None
-    source_offset: int | None = Field(default=None, sa_type=BigInteger)
-    prev_hash: str | None = Field(default=None, max_length=64)
-    hash: str = Field(max_length=64)
-
-
-def transition_id(denial_id: str, seq: int) -> str:
-    """The id a transition carries on the change feed: stable across re-publication."""
-    return f"{denial_id}:{seq}"
-
-
-class ProcessedEvent(SQLModel, table=True):
-    """Idempotency record: an event id (or a topic/partition/offset for unparseable
-    bytes) seen once, with what became of it. Written in the batch's transaction."""
-
-    __tablename__ = "processed_events"
-
-    event_id: str = Field(primary_key=True, max_length=250)
-    outcome: str = Field(max_length=80)
-    processed_at: datetime = _ts(nullable=False)
-    digest: str | None = Field(
-        default=None, max_length=32, description="the event body's digest: a repeat with another body is a conflict"
-    )
-
-
-class DenialKey(SQLModel, table=True):
-    """Denials stored before claim-line identity keep their old ids; this maps the id their
-    claim line resolves to now onto the stored one, so a later remittance finds them."""
-
-    __tablename__ = "denial_keys"
-
-    key_id: str = Field(primary_key=True, max_length=64)
-    denial_id: str = Field(max_length=64)
-
-
-class OutboxBatch(SQLModel, table=True):
-    """One committed batch's messages to publish (change feed and dead letters), packed in
-    one row: a row per message would double the batch's database work. Deleted once every
-    message is acknowledged."""
-
-    __tablename__ = "outbox"
-
-    id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
-    created_at: datetime = _ts(nullable=False)
-    messages: bytes = Field(sa_type=LargeBinary)
-
-
-class OwnerWorkload(SQLModel, table=True):
-    """Open denials per named owner, kept in the batch's transaction, so routing can
-    balance new work without counting a million rows per batch."""
-
-    __tablename__ = "owner_workload"
-
-    owner: str = Field(primary_key=True, max_length=120)
-    open: int = 0
-
-
-class EventCount(SQLModel, table=True):
-    """Running totals `/metrics` reports (events applied by type, transitions by trigger,
-    processed events by outcome), added to in each batch's transaction: a scrape reads a few
-    rows instead of counting the audit log."""
-
-    __tablename__ = "event_counts"
-
-    kind: str = Field(primary_key=True, max_length=20)  # "applied", "transition" or "outcome"
-    name: str = Field(primary_key=True, max_length=120)
-    n: int = Field(default=0, sa_type=BigInteger)
-
-
-class OutcomeEvent(SQLModel, table=True):
-    """A payer's answer to an appeal (overturned, upheld) or an approved write-off: one row per
-    audit entry that records one, written with it, carrying the denial's dimensions so the
-    overturn rate and the write-offs filter and sum without joining the log to the denials."""
-
-    __tablename__ = "outcome_events"
-    __table_args__ = (
-        Index("ix_outcome_events_occurred", "occurred_at",
-              postgresql_include=["kind", "adjustment_type", "amount_cents", "payer_id", "team", "category", "site"]),
-    )  # fmt: skip
-
-    denial_id: str = Field(primary_key=True, max_length=64)
-    seq: int = Field(primary_key=True, description="the audit entry's seq")
-    occurred_at: datetime = _ts(nullable=False)
-    kind: str = Field(max_length=20, description="overturned, upheld or written_off")
-    adjustment_type: str | None = Field(default=None, max_length=40)
-    amount_cents: int | None = Field(default=None, sa_type=BigInteger)
-    payer_id: str = Field(max_length=80)
-    team: str | None = Field(default=None, max_length=60)
-    category: str | None = Field(default=None, max_length=40)
-    site: str | None = Field(default=None, max_length=120)
-
-
-class ReviewItem(SQLModel, table=True):
-    """Something from a feed a person must look at that is not a denial's transition,
-    e.g. a payment reversal that matches no denial."""
-
-    __tablename__ = "review_items"
-
-    id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
-    kind: str = Field(max_length=40)
-    event_id: str = Field(max_length=200, unique=True)
-    payer_id: str = Field(max_length=80)
-    claim_control_number: str = Field(max_length=80)
-    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    created_at: datetime = _ts(nullable=False)
-
-
-class Authorization(SQLModel, table=True):
-    """A practice's authorization record (prior, concurrent, retro, referral, step therapy).
-    ``member_id`` is PHI. Matched to authorization denials by payer and member."""
-
-    __tablename__ = "authorizations"
-    __table_args__ = (Index("ix_authorizations_member", "payer_id", "member_id"),)
-
-    payer_id: str = Field(primary_key=True, max_length=80)
-    reference: str = Field(primary_key=True, max_length=80)
-    member_id: str = Field(max_length=80)
-    auth_type: str = Field(max_length=20)
-    procedure_codes: str = Field(max_length=400, description="comma separated CPT/HCPCS")
-    diagnosis: str | None = Field(default=None, max_length=200)
-    rendering_npi: str | None = Field(default=None, max_length=10)
-    location: str | None = Field(default=None, max_length=120)
-    units_approved: int | None = None
-    units_used: int = 0
-    obtained_on: date
-    valid_from: date
-    valid_to: date
-    recorded_at: datetime = _ts(nullable=False)
-    authorization_id: str | None = Field(
-        default=None, max_length=32, unique=True, description="auth-<digest of payer and reference>: its chain's id"
-    )
-    status: str = Field(default="active", max_length=12, sa_column_kwargs={"server_default": "active"})
-    units_claimed: int = Field(default=0, sa_column_kwargs={"server_default": "0"},
-                               description="units counted from the claims checked against it")  # fmt: skip
-    supersedes: str | None = Field(default=None, max_length=80)
-    superseded_by: str | None = Field(default=None, max_length=80)
-    updated_at: datetime | None = _ts(nullable=True)
-    audit_seq: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    audit_head: str | None = Field(default=None, max_length=64)
-
-
-class AuthorizationEntry(SQLModel, table=True):
-    """One change to an authorization, append-only and hash-chained per authorization like a
-    denial's audit entries (the same fields; ``trigger`` is the change, the states its status)."""
-
-    __tablename__ = "authorization_entries"
-    __table_args__ = (UniqueConstraint("authorization_id", "seq", name="uq_authorization_entries_seq"),)
-
-    id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
-    authorization_id: str = Field(max_length=32)
-    seq: int
-    event_id: str = Field(max_length=200)
-    event_type: str = Field(max_length=40)
-    trigger: str = Field(max_length=20)
-    from_state: str | None = Field(default=None, max_length=20)
-    to_state: str = Field(max_length=20)
-    actor: str = Field(max_length=500)
-    role: str = Field(max_length=10)
-    occurred_at: datetime = _ts(nullable=False)
-    recorded_at: datetime = _ts(nullable=False)
-    reason: str | None = Field(default=None, max_length=2000)
-    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    source_topic: str | None = Field(default=None, max_length=250)
-    source_partition: int | None = None
-    source_offset: int | None = Field(default=None, sa_type=BigInteger)
-    prev_hash: str | None = Field(default=None, max_length=64)
-    hash: str = Field(max_length=64)
-
-
-class AuthorizationAlert(SQLModel, table=True):
-    """An item in the authorization team's queue: a condition (expires soon, units low,
-    exhausted, expired) that started to hold for an authorization; resolved when it stops."""
-
-    __tablename__ = "authorization_alerts"
-    __table_args__ = (Index("ix_authorization_alerts_open", "authorization_id", "resolved_at"),)
-
-    id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
-    authorization_id: str = Field(max_length=32)
-    payer_id: str = Field(max_length=80)
-    reference: str = Field(max_length=80)
-    condition: str = Field(max_length=20)
-    raised_at: datetime = _ts(nullable=False)
-    resolved_at: datetime | None = _ts(nullable=True)
-    event_id: str = Field(max_length=200, description="the event whose processing raised it")
-    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-
-
-class ClaimCheck(SQLModel, table=True):
-    """An outgoing claim's latest pre-submission check: clear, hold (in the authorization
-    queue until fixed or released), released (sent anyway) or void. ``usage`` is what it
-    counts against each authorization now; ``patient`` holds PHI."""
-
-    __tablename__ = "claim_checks"
-    __table_args__ = (
-        Index("ix_claim_checks_verdict", "verdict", "checked_at"),
-        Index("ix_claim_checks_claim", "payer_id", "patient_control_number"),
-    )
-
-    claim_id: str = Field(primary_key=True, max_length=32)
-    payer_id: str = Field(max_length=80)
-    patient_control_number: str = Field(max_length=80)
-    kind: str | None = Field(default=None, max_length=4)
-    frequency: str | None = Field(default=None, max_length=5)
-    verdict: str = Field(max_length=10)
-    sub_causes: str = Field(default="", max_length=400, description="what it was (last) held for, comma separated")
-    was_held: bool = Field(default=False, description="held at some check: what prevention is measured on")
-    release: str | None = Field(default=None, max_length=20, description="fixed or submitted_anyway, once held")
-    released_by: str | None = Field(default=None, max_length=500)
-    release_reason: str | None = Field(default=None, max_length=500)
-    result: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    usage: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    patient: dict[str, Any] | None = Field(default=None, sa_type=JSON)
-    submissions: int = 1
-    event_id: str = Field(max_length=200)
-    first_checked_at: datetime = _ts(nullable=False)
-    checked_at: datetime = _ts(nullable=False)
-
-
-#: Which timer rows wait to fire: the partial index's predicate, which the due query repeats.
-PENDING_SQL = "active AND fired_at IS NULL"
-
-
-class Timer(SQLModel, table=True):
-    """One escalation rule's timer for one denial. Scheduled, moved and cancelled in the
-    transaction of the transition that causes it; fired by the timer service. A moved or
-    re-armed timer gets the next ``generation``, so a fire event of an older one is stale."""
-
-    __tablename__ = "timers"
-    __table_args__ = (
-        Index(
-            "ix_timers_pending_due",
-            "due_at",
-            postgresql_where=text(PENDING_SQL),
-            sqlite_where=text(PENDING_SQL),
-        ),
-    )
-
-    denial_id: str = Field(primary_key=True, max_length=64)
-    rule: str = Field(primary_key=True, max_length=30)
-    generation: int = 1
-    active: bool = True
-    due_at: datetime = _ts(nullable=False)
-    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    fired_at: datetime | None = _ts(nullable=True)
-
-
-class ApiToken(SQLModel, table=True):
-    """Who may call the web API, with which role. Only a SHA-256 of the token is kept; the
-    token itself is shown once, when `denialflow tokens create` makes it."""
-
-    __tablename__ = "api_tokens"
-
-    id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
-    name: str = Field(max_length=120, unique=True)
-    role: str = Field(max_length=10)
-    token_hash: str = Field(max_length=64, unique=True)
-    created_at: datetime = _ts(nullable=False)
-    revoked_at: datetime | None = _ts(nullable=True)
-    expires_at: datetime | None = _ts(nullable=True)
-
-
-class IngestFile(SQLModel, table=True):
-    """One 835 file `denialflow ingest` or the remits consumer read, by the SHA-256 of its bytes
-    (the same file again updates ``last_seen_at``): what it held, the warnings it was accepted
-    with, or why it was refused and kept in quarantine, and who released it for which fix."""
-
-    __tablename__ = "ingest_files"
-    __table_args__ = (Index("ix_ingest_files_last_seen", "last_seen_at"),)
-
-    digest: str = Field(primary_key=True, max_length=64)
-    file_name: str = Field(max_length=500)
-    first_seen_at: datetime = _ts(nullable=False)
-    last_seen_at: datetime = _ts(nullable=False)
-    status: str = Field(max_length=10, description="accepted, refused or released")
-    counts: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    warnings: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
-    provider_adjustments: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
-    error: str | None = Field(default=None, max_length=1000, description="why it was refused")
-    released_by: str | None = Field(default=None, max_length=120)
-    release_reason: str | None = Field(default=None, max_length=500)
-    released_at: datetime | None = _ts(nullable=True)
-    released_as: str | None = Field(default=None, max_length=64, description="the digest of the fixed file")
-
-
-class ParkedMessage(SQLModel, table=True):
-    """An outbox message the broker refused for good (too large, invalid): kept with the
-    reason so the relay goes on with the rows behind it, and shown in /metrics and
-    `denialflow parked`. ``value`` is what was to be sent; ``size``/``sha256`` name it."""
-
-    __tablename__ = "parked_messages"
-
-    id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
-    parked_at: datetime = _ts(nullable=False)
-    outbox_id: int = Field(sa_type=BigInteger)
-    topic: str = Field(max_length=250)
-    key: bytes | None = Field(default=None, sa_type=LargeBinary)
-    value: bytes = Field(sa_type=LargeBinary)
-    headers: list[Any] = Field(default_factory=list, sa_type=JSON)
-    size: int = Field(sa_type=BigInteger)
-    sha256: str = Field(max_length=64)
-    reason: str = Field(max_length=1000)
-
-
-class EngineProcess(SQLModel, table=True):
-    """A worker, relay, timer service or remits consumer's last heartbeat: its state
-    (running, waiting for the database or the broker, stopped) and figures such as its lag.
-    `/healthz` and `denialflow status` read it; a beat older than a few intervals is dead."""
-
-    __tablename__ = "engine_processes"
-
-    name: str = Field(primary_key=True, max_length=120)
-    kind: str = Field(max_length=20, description="worker, relay, timers or remits")
-    host: str = Field(max_length=250)
-    pid: int
-    started_at: datetime = _ts(nullable=False)
-    beat_at: datetime = _ts(nullable=False)
-    state: str = Field(max_length=40)
-    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-
-
-class AuditCheckpoint(SQLModel, table=True):
-    """A signed checkpoint of the audit chains' heads (engine/audit/checkpoints.py). ``record`` is the
-    exact JSON published to the checkpoints topic; ``seq`` is its place in the chain of
-    checkpoints and the primary key, so two checkpointers racing cannot fork the chain."""
-
-    __tablename__ = "audit_checkpoints"
-
-    seq: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
-    created_at: datetime = _ts(nullable=False)
-    reason: str = Field(max_length=20, description="close, interval or on demand")
-    key_id: str = Field(max_length=16)
-    to_entry_id: int = Field(sa_type=BigInteger, description="the highest audit entry id it covers")
-    denials: int
-    entries: int
-    sig: str = Field(max_length=64)
-    record: bytes = Field(sa_type=LargeBinary)
-
-
-class WebSession(SQLModel, table=True):
-    """A browser's login (engine/web/sessions.py): the cookie holds a random id, this row only its
-    SHA-256. Logging out revokes it, so a copied cookie stops working; it also ends at
-    ``expires_at`` and with its token."""
-
-    __tablename__ = "web_sessions"
-
-    id: int | None = Field(default=None, primary_key=True, sa_type=SERIAL_ID)
-    session_hash: str = Field(max_length=64, unique=True)
-    token_id: int = Field(
-        sa_column=Column(SERIAL_ID, ForeignKey("api_tokens.id", ondelete="CASCADE"), nullable=False, index=True)
-    )
-    created_at: datetime = _ts(nullable=False)
-    expires_at: datetime = _ts(nullable=False)
-    revoked_at: datetime | None = _ts(nullable=True)
+from engine.storage.models.operations import (
+    ApiToken,
+    AuditCheckpoint,
+    EngineProcess,
+    IngestFile,
+    ParkedMessage,
+    WebSession,
+)
+from engine.storage.models.prevention import Authorization, AuthorizationAlert, AuthorizationEntry, ClaimCheck
+
+__all__ = [
+    "CLOSED_INCLUDE",
+    "CLOSED_SQL",
+    "OPEN_INCLUDE",
+    "OPEN_SQL",
+    "OPEN_STATES",
+    "PENDING_SQL",
+    "RECEIVED_INCLUDE",
+    "ApiToken",
+    "AuditCheckpoint",
+    "AuditEntry",
+    "Authorization",
+    "AuthorizationAlert",
+    "AuthorizationEntry",
+    "ClaimCheck",
+    "Denial",
+    "DenialKey",
+    "EngineProcess",
+    "EventCount",
+    "IngestFile",
+    "OutboxBatch",
+    "OutcomeEvent",
+    "OwnerWorkload",
+    "ParkedMessage",
+    "ProcessedEvent",
+    "ReviewItem",
+    "Timer",
+    "WebSession",
+    "transition_id",
+]
