@@ -14,12 +14,14 @@ import engine.storage.models  # noqa: F401  (registers the tables on SQLModel.me
 from engine.audit.chain import verify
 from engine.storage import store
 from engine.storage.db import alembic_config
+from engine.storage.models.covering import on_database
 from tests.store.test_dashboard import _seed
 
 
 def test_the_migrated_schema_matches_the_models(engine: Engine) -> None:
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": on_database(conn.dialect.name)})
+        diff = compare_metadata(context, SQLModel.metadata)
     assert diff == []
 
 

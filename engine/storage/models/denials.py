@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from engine.storage.models.columns import SERIAL_ID, timestamp_field
+from engine.storage.models.covering import covering_index
 
 #: The dashboard's covering indexes: the open-work rows (a partial index in value order, so
 #: the stuck list's top rows are its last entries) and the columns the received-in-range and
@@ -32,6 +33,8 @@ RECEIVED_INCLUDE = ["payer_id", "category", "owner", "site", "team", "primary_gr
 CLOSED_INCLUDE = ["received_at", "touches", "root_cause", "payer_id", "category", "site", "team"]
 #: Only closed denials: the open ones, which every touch updates, stay out of it.
 CLOSED_SQL = "closed_at IS NOT NULL"
+#: What the payer-answers pass reads of `outcome_events`.
+OUTCOME_INCLUDE = ["kind", "adjustment_type", "amount_cents", "payer_id", "team", "category", "site"]
 
 
 class Denial(SQLModel, table=True):
@@ -43,23 +46,10 @@ class Denial(SQLModel, table=True):
         Index("ix_denials_team_owner", "team", "owner"),
         Index("ix_denials_payer_denied", "payer_id", "denied_cents"),
         Index("ix_denials_claim", "payer_id", "claim_control_number"),
-        # what the dashboard reads (engine/read/kpis.py), answered from the index alone on PostgreSQL
-        Index("ix_denials_received", "received_at", postgresql_include=RECEIVED_INCLUDE),
-        Index(
-            "ix_denials_closed",
-            "closed_at",
-            postgresql_include=CLOSED_INCLUDE,
-            postgresql_where=text(CLOSED_SQL),
-            sqlite_where=text(CLOSED_SQL),
-        ),
-        Index(
-            "ix_denials_open",
-            "denied_cents",
-            "id",
-            postgresql_include=OPEN_INCLUDE,
-            postgresql_where=text(OPEN_SQL),
-            sqlite_where=text(OPEN_SQL),
-        ),
+        # what the dashboard reads (engine/read/kpis.py), answered from the index alone (covering.py)
+        *covering_index("ix_denials_received", ["received_at"], RECEIVED_INCLUDE),
+        *covering_index("ix_denials_closed", ["closed_at"], CLOSED_INCLUDE, CLOSED_SQL),
+        *covering_index("ix_denials_open", ["denied_cents", "id"], OPEN_INCLUDE, OPEN_SQL),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -211,10 +201,7 @@ class OutcomeEvent(SQLModel, table=True):
     overturn rate and the write-offs filter and sum without joining the log to the denials."""
 
     __tablename__ = "outcome_events"
-    __table_args__ = (
-        Index("ix_outcome_events_occurred", "occurred_at",
-              postgresql_include=["kind", "adjustment_type", "amount_cents", "payer_id", "team", "category", "site"]),
-    )  # fmt: skip
+    __table_args__ = (*covering_index("ix_outcome_events_occurred", ["occurred_at"], OUTCOME_INCLUDE),)
 
     denial_id: str = Field(primary_key=True, max_length=64)
     seq: int = Field(primary_key=True, description="the audit entry's seq")
