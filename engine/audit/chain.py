@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, DateTime, Select, Table, Text, cast, literal, select
@@ -64,7 +64,11 @@ def _iso_from_stored(value: str) -> str:
 def canonical(entry: Mapping[str, Any], key: str = "denial_id") -> bytes:
     """Stable bytes for an entry: JSON, sorted keys, no whitespace, UTF-8, UTC timestamps
     with microseconds, amounts as decimal strings (the event schema dumps them so)."""
-    doc = {f: entry[f] for f in (key, *CHAINED_FIELDS)}
+    return _dumped({f: entry[f] for f in (key, *CHAINED_FIELDS)})
+
+
+def _dumped(doc: dict[str, Any]) -> bytes:
+    """The canonical bytes of an entry's hashed fields (``doc`` is changed: its times put in form)."""
     doc["occurred_at"] = _iso(doc["occurred_at"])
     doc["recorded_at"] = _iso(doc["recorded_at"])
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
@@ -91,29 +95,41 @@ class Break:
         return f"{where}: {self.problem}"
 
 
-def _entries(conn: Connection, chains: Chains, only: Select[Any] | None) -> Iterator[Mapping[str, Any]]:
-    """The entries in chain order. The payload comes as its stored text and is parsed with
-    orjson (what wrote it), and on SQLite the times as their stored text, turned straight into
-    the canonical form: SQLAlchemy's own result processing of these columns (stdlib json, a
-    regex per time) was most of what verifying a store cost."""
+class _Entry(NamedTuple):
+    """What verify reads of a stored entry: where it sits, its links, and its hashed fields."""
+
+    chain: str
+    seq: int
+    id: int
+    prev_hash: str | None
+    hash: str
+    doc: dict[str, Any]
+
+
+def _entries(conn: Connection, chains: Chains, only: Select[Any] | None) -> Iterator[_Entry]:
+    """The entries in chain order, each with the document its hash covers. The payload comes
+    as its stored text and is parsed with orjson (what wrote it), and on SQLite the times as
+    their stored text, turned straight into the canonical form: SQLAlchemy's own result
+    processing of these columns (stdlib json, a regex per time) was most of what verifying a
+    store cost, and a second dict per entry much of the rest."""
     t = chains.entries
-    texts = {"payload"}
-    if conn.dialect.name == "sqlite":
-        texts |= {c.name for c in t.c if isinstance(c.type, DateTime)}
-    columns = [cast(c, Text).label(c.name) if c.name in texts else c for c in t.c]
-    names = [c.name for c in t.c]
+    times = {c.name for c in t.c if isinstance(c.type, DateTime)} if conn.dialect.name == "sqlite" else set()
+    hashed = (chains.key, *CHAINED_FIELDS)
+    columns = [cast(t.c[f], Text).label(f) if f in times or f == "payload" else t.c[f] for f in hashed]
     key = t.c[chains.key]
-    stmt = select(*columns).order_by(key, t.c.seq).execution_options(yield_per=5000)
+    stmt = select(t.c.id, t.c.hash, *columns).order_by(key, t.c.seq).execution_options(yield_per=5000)
     if only is not None:
         stmt = stmt.where(key.in_(only))
-    times = [name for name in texts if name != "payload"]
+    payload, seq, prev = (2 + hashed.index(f) for f in ("payload", "seq", "prev_hash"))
+    converted = [(2 + hashed.index(f), f) for f in sorted(times)]
     for row in conn.execute(stmt):
-        entry = dict(zip(names, row, strict=True))
-        entry["payload"] = orjson.loads(entry["payload"]) if entry["payload"] is not None else None
-        for name in times:
-            if entry[name] is not None:
-                entry[name] = _iso_from_stored(entry[name])
-        yield entry
+        doc = dict(zip(hashed, row[2:], strict=True))
+        if row[payload] is not None:
+            doc["payload"] = orjson.loads(row[payload])
+        for at, name in converted:
+            if row[at] is not None:
+                doc[name] = _iso_from_stored(row[at])
+        yield _Entry(row[2], row[seq], row[0], row[prev], row[1], doc)
 
 
 def _heads(conn: Connection, chains: Chains, only: Select[Any] | None) -> dict[str, tuple[int, str | None]]:
@@ -163,15 +179,15 @@ def verify(
         return None
 
     for entry in _entries(conn, chains, denials):
-        if entry[chains.key] != current:
+        if entry.chain != current:
             if current is not None and (brk := close_chain(current)):
                 return checked, brk
-            current, expected_seq, prev_hash = entry[chains.key], 1, None
+            current, expected_seq, prev_hash = entry.chain, 1, None
         checked += 1
-        seq, eid = entry["seq"], entry["id"]
+        seq, eid = entry.seq, entry.id
         if seq != expected_seq:
             return checked, Break(current, seq, eid, f"sequence gap: expected seq {expected_seq}", noun)
-        if entry["prev_hash"] != prev_hash:
+        if entry.prev_hash != prev_hash:
             return checked, Break(
                 current,
                 seq,
@@ -179,9 +195,9 @@ def verify(
                 "prev_hash does not match the previous entry's hash (entry inserted or removed)",
                 noun,
             )
-        if entry_hash(entry, chains.key) != entry["hash"]:
+        if hashlib.sha256(_dumped(entry.doc)).hexdigest() != entry.hash:
             return checked, Break(current, seq, eid, "hash does not match the entry's contents (entry altered)", noun)
-        expected_seq, prev_hash = seq + 1, entry["hash"]
+        expected_seq, prev_hash = seq + 1, entry.hash
     if current is not None and (brk := close_chain(current)):
         return checked, brk
     for denial_id, (seq, _) in sorted(heads.items()):
