@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from bench.results import RESULTS
 from engine.config import Settings
@@ -61,6 +61,14 @@ def database(kind: str, tag: str, pg_admin: str) -> str:
         upgrade(f"sqlite:///{path}")
         return f"sqlite:///{path}"
     return fresh_postgres(pg_admin, f"denialflow_bench_{tag}")
+
+
+def settled(engine: Engine) -> None:
+    """Put a bulk-loaded store in the state a live one is in: a table in steady state has been
+    vacuumed (autovacuum), a fresh load has not, and PostgreSQL reads an unvacuumed table's
+    pages even for an index-only scan; both databases get fresh planner statistics."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
 
 
 def fresh_postgres(admin_url: str, name: str) -> str:

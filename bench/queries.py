@@ -23,9 +23,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from bench.common import database
+from bench.common import database, settled
 from bench.results import RESULTS, save_results
 from engine.logs import configure
 from engine.read import kpis, queries
@@ -117,10 +117,7 @@ def fill(engine: Engine, rows: int) -> tuple[float, int]:
             denials.insert(conn, [d for d, _, _ in made])
             audit.insert(conn, entries)
             outcomes.insert(conn, [o for _, _, os in made for o in os])
-    # a table in steady state has been vacuumed (autovacuum); a fresh bulk load has not, and
-    # PostgreSQL reads an unvacuumed table's pages even for an index-only scan
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE" if dialect == "postgresql" else "ANALYZE"))
+    settled(engine)
     return time.perf_counter() - started, audit_rows
 
 

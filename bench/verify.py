@@ -19,9 +19,9 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from bench.common import database
+from bench.common import database, settled
 from bench.queries import _rows
 from bench.results import save_results
 from engine.audit.chain import entry_hash, verify
@@ -69,8 +69,7 @@ def fill(engine: Engine, denials: int) -> int:
         with engine.begin() as conn:
             rows.insert(conn, made)
             audit.insert(conn, chained)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE" if dialect == "postgresql" else "ANALYZE"))
+    settled(engine)
     return entries
 
 
