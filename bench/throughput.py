@@ -156,22 +156,15 @@ def _paced_publish(s: Settings, messages: list[tuple[bytes, bytes]], rate: float
 
 
 def recorded_rows(database_url: str) -> dict[tuple[int, int], dict[str, Any]]:
-    """What the engine run wrote, per source record: its audit entries, its event id, the
-    denial's final row and its final timer rows. The floor writes exactly these rows again
-    (a receipt all of its denial's timers, a follow-up one: the engine moves the follow-up timer)."""
+    """What the engine run wrote, per source record: its audit entries, its event id and the
+    denial's final row (which carries its timer). The floor writes exactly these rows again."""
     engine = make_engine(database_url)
     out: dict[tuple[int, int], dict[str, Any]] = {}
     with engine.connect() as conn:
         denials = {r.id: dict(r._mapping) for r in conn.execute(select(store.DENIALS))}
-        timers: dict[str, list[dict[str, Any]]] = {}
-        for t in conn.execute(select(store.TIMERS)):
-            timers.setdefault(t.denial_id, []).append(dict(t._mapping))
         for r in conn.execute(select(store.AUDIT).order_by(store.AUDIT.c.id)):
-            slot = out.setdefault(
-                (r.source_partition, r.source_offset),
-                {"audit": [], "event_id": r.event_id, "denial": denials[r.denial_id],
-                 "timers": timers.get(r.denial_id, [])},
-            )  # fmt: skip
+            source = (r.source_partition, r.source_offset)
+            slot = out.setdefault(source, {"audit": [], "event_id": r.event_id, "denial": denials[r.denial_id]})
             slot["audit"].append({k: v for k, v in r._mapping.items() if k != "id"})
     engine.dispose()
     return out
@@ -202,8 +195,6 @@ def run_floor(s: Settings, total: int, recorded: dict[tuple[int, int], dict[str,
                                     "digest": _DIGEST})  # fmt: skip
             write.outbox.extend(Message("t", record.key, orjson.dumps(a, default=str)) for a in slot["audit"])
             version = versions.get(denial["id"])
-            for timer in slot["timers"] if version is None else slot["timers"][:1]:
-                write.timers[(timer["denial_id"], timer["rule"])] = timer
             if version is None:
                 write.new_denials.append({**denial, "version": 1})
                 versions[denial["id"]] = 1

@@ -1,10 +1,10 @@
 """Which timers a denial should have, from its state alone (pure).
 
-The processor compares this wish list with the stored timer rows after every
-transition, in the same transaction: new rows are scheduled, moved ones get a new
-generation (so a fire event of the old one is recognised as stale), and rows the
-denial no longer needs (it was touched, resolved, escalated) are deleted. A timer
-never fires for a denial that has moved on.
+After every transition the worker takes the one timer the denial waits on from this wish
+list (`next_timer`: the soonest rule not yet fired for its moment) and keeps it on the
+denial, in the same transaction; when it moves, its generation does, so a fire event of
+the old one is recognised as stale. When it fires, the next one is taken. A timer never
+fires for a denial that has moved on.
 """
 
 import tomllib
@@ -121,3 +121,17 @@ def desired_timers(denial: Any, rules: EscalationRules) -> dict[str, tuple[datet
     if denial.denied_cents < SOFT_WRITE_OFF_BELOW and denial.touches == 0:
         out["soft_write_off"] = (received + timedelta(days=rules.cycle_days), {"cycle_days": rules.cycle_days})
     return out
+
+
+def next_timer(
+    wanted: dict[str, tuple[datetime, dict[str, Any]]], fired: dict[str, str]
+) -> tuple[str, datetime, dict[str, Any]] | None:
+    """The timer a denial waits on: the soonest wanted rule that has not already fired for
+    that moment (``fired``: rule -> the moment, ISO 8601), or None. Of rules due together a
+    flag goes first: it leaves the state alone, where an escalation first would cancel it."""
+    pending = [(due, rule not in FLAGGING, rule, detail) for rule, (due, detail) in wanted.items()
+               if rule not in fired or datetime.fromisoformat(fired[rule]) != due]  # fmt: skip
+    if not pending:
+        return None
+    due, _, rule, detail = min(pending, key=lambda timer: timer[:2])
+    return rule, due, detail

@@ -64,9 +64,11 @@ def simulate(settings: Settings, days: int, start: date | None = None) -> int:
                 day = first + timedelta(days=n)
                 clock.now = datetime.combine(day + timedelta(days=1), time(), UTC)  # the end of the day
                 today.clear()
-                fired = timers.tick()
-                expected = committed[0] + fired
-                worker.run(until=lambda n=expected: committed[0] >= n, close=False)
+                fired = 0
+                while n := timers.tick():  # a denial's next timer is armed once its last fire is applied
+                    fired += n
+                    expected = committed[0] + n
+                    worker.run(until=lambda n=expected: committed[0] >= n, close=False)
                 total.update(today)
                 not_applied += fired - sum(today.values())
                 print(f"  {day}: {fired} timer(s) fired -> {_summary(today, fired)}")

@@ -90,6 +90,7 @@ def denial_json(denial: SimpleNamespace, entries: list[dict[str, Any]], today: d
         "age_days": age,
         "aging_bucket": bucket,
         "escalation": (denial.outcome or {}).get("escalation"),
+        "next_timer": next_timer(denial),
         "flags": sorted((denial.outcome or {}).get("flags", {})),
         "patient": denial.patient if phi else masked_patient(denial.patient),
         "history": [
@@ -129,6 +130,14 @@ def yes_no(value: bool | None) -> str:
     return "-" if value is None else "yes" if value else "no"
 
 
+def next_timer(denial: SimpleNamespace) -> dict[str, Any] | None:
+    """The escalation or flag the denial waits on, and when it falls due (None: nothing pending)."""
+    if denial.timer_rule is None:
+        return None
+    fired = denial.timer_fired_at is not None
+    return {"rule": denial.timer_rule, "due_at": _plain(denial.timer_due_at), "fired": fired}
+
+
 def denial_text(denial: SimpleNamespace, entries: list[dict[str, Any]], today: date) -> str:
     patient = masked_patient(denial.patient) or {}
     age, bucket = _age(denial, today)
@@ -149,6 +158,7 @@ def denial_text(denial: SimpleNamespace, entries: list[dict[str, Any]], today: d
         f"  amounts    billed {dollars(denial.billed_cents)}  paid {dollars(denial.paid_cents)}"
         f"  denied {dollars(denial.denied_cents)}",
         f"  aging      {age} days ({bucket})",
+        f"  next timer {_timer_line(next_timer(denial))}",
         f"  deadlines  {'' if denial.payer_profile_known else LIMITS_UNKNOWN}{dated or ' -'}",
     ]
     escalation = (denial.outcome or {}).get("escalation")
@@ -170,3 +180,9 @@ def denial_text(denial: SimpleNamespace, entries: list[dict[str, Any]], today: d
             f"{e['to_state']:<11} {e['actor']} ({e['role']}){'  ' + e['reason'] if e['reason'] else ''}"
         )
     return "\n".join(lines)
+
+
+def _timer_line(timer: dict[str, Any] | None) -> str:
+    if timer is None:
+        return "-"
+    return f"{timer['rule']} at {moment(timer['due_at'])}{' (fired, being applied)' if timer['fired'] else ''}"

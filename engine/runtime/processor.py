@@ -22,9 +22,9 @@ from engine.clock import Clock
 from engine.errors import Rejected
 from engine.intake.events import SCHEMA_VERSION, WITHOUT_DENIAL
 from engine.intake.records import Inbound, body_digest, dead_letter, decode_record, internal_error, reserved_id
+from engine.runtime.denial_timer import is_current, mark_fired, rearm
 from engine.runtime.messages import Message
 from engine.runtime.prevention import NO_CHANGE, PreventionBatch
-from engine.runtime.timer_rows import reschedule, stale
 from engine.storage import store
 from engine.storage.models import transition_id
 from workflows.apply import SETTLED, Context, Policy, Step, apply_event, cents
@@ -209,7 +209,6 @@ class Processor:
             ids |= set(self._moved.values())
             loaded.update(store.load_working(conn, set(self._moved.values()) - loaded.keys()))
         current = dict(loaded)
-        timers = store.load_timers(conn, ids)
         receipts = [e.data for e in valid if e.type == "denial.received" and e.data.patient]
         patients = {(d.payer_id, d.patient.member_id) for d in receipts if d.patient.member_id}
         result = BatchResult(now)
@@ -236,7 +235,7 @@ class Processor:
                 error = reserved_id(event)
             if error is None:
                 try:
-                    outcome = self._apply(result, msg, event, current, context, timers, now)
+                    outcome = self._apply(result, msg, event, current, context, now)
                 except Rejected as exc:
                     error = exc
                 except Exception as exc:
@@ -258,18 +257,15 @@ class Processor:
         event: Any,
         current: dict[str, SimpleNamespace],
         context: Context,
-        timers: dict[str, dict[str, SimpleNamespace]],
         now: datetime,
     ) -> str:
         """Apply one valid event; return the outcome to record, or raise `Rejected`."""
         if event.type in WITHOUT_DENIAL:
             return self._prevention.apply(msg, event, now)
-        if event.type == "denial.timer_fired":
-            if stale(timers.get(event.denial_id, {}), event.data.rule, event.data.generation):
-                return "timer.stale"
-            # it fired: known here even before the timer service's mark is visible to this batch
-            timers[event.denial_id][event.data.rule].fired_at = now
         stored = [self._moved.get(i, i) for i in _denial_ids(event)]
+        fired = event.type == "denial.timer_fired"
+        if fired and not is_current(current.get(stored[0]), event.data.rule, event.data.generation):
+            return "timer.stale"
         if event.type == "denial.reversed":
             matched = [i for i in stored if i in current]
             if not matched:
@@ -286,8 +282,9 @@ class Processor:
             _track_open_work(context, result.write, current.get(denial.id), denial)
             current[denial.id] = denial
             self._record(result, msg, event, denial, steps, now)
-            wanted = desired_timers(denial, self.policy.escalation)
-            reschedule(result.write, timers.setdefault(denial.id, {}), denial.id, wanted)
+            if fired:
+                mark_fired(denial)
+            rearm(denial, desired_timers(denial, self.policy.escalation))
         return "applied"
 
     def _reject(

@@ -1,12 +1,15 @@
 """The timer service (`denialflow timers`): fires due timers as events on Kafka.
 
-A tick claims the due rows (on PostgreSQL `FOR UPDATE SKIP LOCKED`, so several
-services share the work and never take the same row), publishes one
-`denial.timer_fired` per row to `denials.events` (keyed by denial id, so it is
-ordered with the denial's other events), waits for the broker's acknowledgements,
-and only then marks the rows fired in the same transaction. A crash between the
-publish and the mark re-publishes the same event ids next tick, which the worker
-skips; a fire event for a timer moved or cancelled meanwhile is skipped as stale.
+A tick claims what is due: denials whose one timer (kept on the denial,
+`engine.runtime.denial_timer`) is due, and authorizations' dated alerts (rows of
+`timers`), on PostgreSQL `FOR UPDATE SKIP LOCKED`, so several services share the work
+and never take the same one. It publishes one `denial.timer_fired` (or
+`authorization.alert_fired`) each to `denials.events` (keyed by denial id, so it is
+ordered with the denial's other events), waits for the broker's acknowledgements, and
+only then marks them fired in the same transaction. A crash between the publish and the
+mark re-publishes the same event ids next tick, which the worker skips; a fire event for
+a timer moved or cancelled meanwhile is skipped as stale. When a denial's timer fired,
+the worker takes its next one, which a later tick fires.
 The worker applies it through the same path, ordering and audit as every event.
 The database or the broker being away is waited out (`engine.runtime.outage`): the tick is
 tried again until it goes through.
@@ -29,8 +32,8 @@ from engine.runtime.heartbeat import Heartbeat
 from engine.runtime.kafka import flush_waiting, make_producer
 from engine.runtime.outage import WAITING_FOR_BROKER, GaveUp, Outage, sleeper
 from engine.storage.db import make_engine
-from engine.storage.models import PENDING_SQL
-from engine.storage.store import TIMERS
+from engine.storage.models import PENDING_SQL, TIMER_PENDING_SQL
+from engine.storage.store import DENIALS, TIMERS
 
 log = structlog.get_logger("denialflow.timers")
 ACTOR = "timer-service"
@@ -70,40 +73,70 @@ def fire_event(row: Any) -> dict[str, Any]:
 
 
 PENDING = text(PENDING_SQL)
+TIMER_PENDING = text(TIMER_PENDING_SQL)
+_DENIAL = (DENIALS.c.id.label("denial_id"), DENIALS.c.timer_rule.label("rule"),
+           DENIALS.c.timer_generation.label("generation"), DENIALS.c.timer_due_at.label("due_at"),
+           DENIALS.c.timer_detail.label("detail"))  # fmt: skip
 
 
-def due_query(conn: Connection, now: Any, limit: int) -> Any:
-    """Due, unfired, active timers, oldest first: served by the partial index on due_at."""
+def _claimed(conn: Connection, query: Any) -> Any:
+    return query.with_for_update(skip_locked=True) if conn.dialect.name == "postgresql" else query
+
+
+def due_denials(conn: Connection, now: Any, limit: int) -> Any:
+    """Denials whose timer is due and not yet fired, oldest first: served by the partial index
+    on timer_due_at (its predicate word for word: SQLite uses a partial index only then)."""
+    due = DENIALS.c.timer_due_at
+    return _claimed(conn, select(*_DENIAL).where(TIMER_PENDING, due <= now).order_by(due).limit(limit))
+
+
+def due_alerts(conn: Connection, now: Any, limit: int) -> Any:
+    """Authorizations' due, unfired, active alerts, oldest first: served by the partial index on due_at."""
     query = (
         select(TIMERS.c.denial_id, TIMERS.c.rule, TIMERS.c.generation, TIMERS.c.due_at, TIMERS.c.detail)
-        # the partial index's own predicate, word for word: SQLite uses a partial index only then
         .where(PENDING, TIMERS.c.due_at <= now)
         .order_by(TIMERS.c.due_at)
         .limit(limit)
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return query
+    return _claimed(conn, query)
 
 
-_MARK_PG = text(
+#: One statement however many rows: an IN list of 10,000 row values overflows PostgreSQL's parser stack.
+_MARK_ALERTS_PG = text(
     "UPDATE timers AS t SET fired_at = :now FROM unnest(CAST(:ids AS text[]), CAST(:rules AS text[]), "
     "CAST(:gens AS int[])) AS u(d, r, g) WHERE t.denial_id = u.d AND t.rule = u.r AND t.generation = u.g"
 )
-_MARK = (
+_MARK_ALERTS = (
     update(TIMERS)
     .where(TIMERS.c.denial_id == bindparam("d"), TIMERS.c.rule == bindparam("r"), TIMERS.c.generation == bindparam("g"))
     .values(fired_at=bindparam("now"))
 )
+#: The denial's version stays: the mark is the timer service's, and a worker's change made
+#: meanwhile wins (at worst the same event is published again, which the worker skips).
+_MARK_DENIALS_PG = text(
+    "UPDATE denials AS t SET timer_fired_at = :now FROM unnest(CAST(:ids AS text[]), CAST(:gens AS int[])) "
+    "AS u(d, g) WHERE t.id = u.d AND t.timer_generation = u.g"
+)
+_MARK_DENIALS = (
+    update(DENIALS)
+    .where(DENIALS.c.id == bindparam("d"), DENIALS.c.timer_generation == bindparam("g"))
+    .values(timer_fired_at=bindparam("now"))
+)
 
 
-def _mark_fired(conn: Connection, rows: list[Any], now: Any) -> None:
-    """One statement however many rows: an IN list of 10,000 row values overflows PostgreSQL's parser stack."""
+def _mark_fired(conn: Connection, denials: list[Any], alerts: list[Any], now: Any) -> None:
     if conn.dialect.name == "postgresql":
-        conn.execute(_MARK_PG, {"now": now, "ids": [r.denial_id for r in rows], "rules": [r.rule for r in rows],
-                                "gens": [r.generation for r in rows]})  # fmt: skip
-    else:
-        conn.execute(_MARK, [{"d": r.denial_id, "r": r.rule, "g": r.generation, "now": now} for r in rows])
+        if denials:
+            conn.execute(_MARK_DENIALS_PG, {"now": now, "ids": [r.denial_id for r in denials],
+                                            "gens": [r.generation for r in denials]})  # fmt: skip
+        if alerts:
+            ids, rules, gens = zip(*((r.denial_id, r.rule, r.generation) for r in alerts), strict=True)
+            conn.execute(_MARK_ALERTS_PG, {"now": now, "ids": list(ids), "rules": list(rules), "gens": list(gens)})
+        return
+    if denials:
+        conn.execute(_MARK_DENIALS, [{"d": r.denial_id, "g": r.generation, "now": now} for r in denials])
+    if alerts:
+        conn.execute(_MARK_ALERTS, [{"d": r.denial_id, "r": r.rule, "g": r.generation, "now": now} for r in alerts])
 
 
 @dataclass
@@ -140,7 +173,10 @@ class TimerService:
     def _tick_batch(self) -> int:
         now = self.clock()
         with self.engine.begin() as conn:
-            rows = conn.execute(due_query(conn, now, self.batch)).all()
+            denials = conn.execute(due_denials(conn, now, self.batch)).all()
+            room = self.batch - len(denials)
+            alerts = conn.execute(due_alerts(conn, now, room)).all() if room else []
+            rows = [*denials, *alerts]
             if not rows:
                 return 0
             futures = [
@@ -149,8 +185,9 @@ class TimerService:
             flush_waiting(self.producer, self._waiting_for_broker)
             for future in futures:
                 future.get(timeout=0)  # raises if the broker refused: the transaction rolls back, nothing is marked
-            _mark_fired(conn, rows, now)
-        log.info("timers.fired", count=len(rows), oldest_due=as_utc(rows[0].due_at).isoformat())
+            _mark_fired(conn, denials, alerts, now)
+        oldest = min(as_utc(row.due_at) for row in rows)
+        log.info("timers.fired", count=len(rows), oldest_due=oldest.isoformat())
         return len(rows)
 
     def _waiting_for_broker(self) -> None:

@@ -48,13 +48,15 @@ TIMERS = Timer.__table__
 KEYS = DenialKey.__table__
 COUNTS = EventCount.__table__
 
-_DATETIMES = ("received_at", "last_touch_at", "first_touch_at", "closed_at", "updated_at")
+_DATETIMES = ("received_at", "last_touch_at", "first_touch_at", "closed_at", "updated_at", "timer_due_at",
+              "timer_fired_at")  # fmt: skip
 #: What can change after receipt. Everything else is written once, on insert; updating
 #: only these keeps the per-batch UPDATE small (`tests/unit/test_store_columns.py` checks
 #: that no handler changes anything else).
 MUTABLE = ("state", "team", "owner", "touches", "next_action_date", "last_touch_at", "first_touch_at", "resolution",
            "outcome", "root_cause", "closed_at", "updated_at", "version", "audit_seq", "audit_head",
-           "filing_deadline", "appeal_deadline", "retro_auth_deadline", "auth_check")  # fmt: skip
+           "filing_deadline", "appeal_deadline", "retro_auth_deadline", "auth_check", "timer_rule", "timer_due_at",
+           "timer_generation", "timer_detail", "timer_fired_at", "timers_fired")  # fmt: skip
 #: What the workflow reads of a stored denial, and the change feed repeats.
 WORKING = ("id", *MUTABLE, "category", "priority", "payer_id", "site", "denied_cents", "received_at")
 _INSERT_OUTBOX = insert(OUTBOX).returning(OUTBOX.c.id)
@@ -91,7 +93,7 @@ class BatchWrite:
     outbox: list[Message] = field(default_factory=list)
     reviews: list[dict[str, Any]] = field(default_factory=list)
     workload: dict[str, int] = field(default_factory=dict)  # owner -> change in open denials
-    timers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (denial, rule) -> row to upsert
+    timers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (authorization, rule) -> row
     outcomes: list[dict[str, Any]] = field(default_factory=list)  # payer answers to appeals, write-offs
     prevention: PreventionWrite = field(default_factory=PreventionWrite)  # authorizations, alerts, claim checks
 
@@ -113,8 +115,8 @@ TIMER_WORKING = ("denial_id", "rule", "generation", "active", "due_at", "fired_a
 
 
 def load_timers(conn: Connection, ids: Collection[str]) -> dict[str, dict[str, SimpleNamespace]]:
-    """The batch's denials' timer rows (all but ``detail``, which rescheduling rewrites):
-    denial id -> rule -> row."""
+    """The batch's authorizations' timer rows (all but ``detail``, which rescheduling rewrites):
+    authorization id -> rule -> row."""
     found: dict[str, dict[str, SimpleNamespace]] = {}
     for timer in _bulk(conn.dialect.name).timers.load(conn, list(ids), TIMER_WORKING, key="denial_id"):
         timer.due_at = as_utc(timer.due_at)

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, select
 from engine.clock import as_utc
 from engine.runtime.lag import consumer_lag
 from engine.runtime.parked import PARKED
-from engine.runtime.timers import PENDING
+from engine.runtime.timers import PENDING, TIMER_PENDING
 from engine.storage import store
 
 log = structlog.get_logger("denialflow.web")
@@ -62,8 +62,9 @@ def exposition(engine: Engine, now: datetime, admin: KafkaAdminClient | None = N
         for kind, name, n in conn.execute(select(c.kind, c.name, c.n).where(c.n != 0)):
             by_kind[kind].labels(name).set(n)
         escalations.set(conn.scalar(select(func.count()).where(d.state == "escalated")) or 0)
-        due = select(func.count()).select_from(store.TIMERS).where(PENDING, t.due_at <= now)
-        backlog.set(conn.scalar(due) or 0)
+        alerts = select(func.count()).select_from(store.TIMERS).where(PENDING, t.due_at <= now)
+        denials = select(func.count()).select_from(store.DENIALS).where(TIMER_PENDING, d.timer_due_at <= now)
+        backlog.set((conn.scalar(alerts) or 0) + (conn.scalar(denials) or 0))
         rows, first = conn.execute(select(func.count(), func.min(store.OUTBOX.c.created_at))).one()
         pending.set(rows)
         oldest.set(max(0.0, (now - as_utc(first)).total_seconds()) if first is not None else 0)

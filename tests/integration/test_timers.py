@@ -20,7 +20,7 @@ from engine.audit.replay import replay
 from engine.clock import ManualClock
 from engine.config import Settings
 from engine.read import queries
-from engine.runtime.timers import build_timer_service
+from engine.runtime.timers import TIMER_PENDING, build_timer_service
 from engine.storage import store
 from engine.storage.db import make_engine
 from tests.factories import LEAD, event_doc, received_doc, received_id
@@ -177,19 +177,29 @@ def _receipts(n: int) -> list[dict[str, Any]]:
 
 
 def _fired_counts(settings: Settings) -> tuple[int, int]:
+    """Denials whose timer the service marked fired (the worker has not applied it yet), and
+    those whose timer waits to fire."""
     engine = make_engine(settings.database_url)
+    d = store.DENIALS.c
     with engine.connect() as conn:
-        fired = conn.scalar(select(func.count()).select_from(store.TIMERS).where(store.TIMERS.c.fired_at.is_not(None)))
-        pending = conn.scalar(
-            select(func.count()).select_from(store.TIMERS)
-            .where(store.TIMERS.c.active, store.TIMERS.c.fired_at.is_(None))
-        )  # fmt: skip
+        fired = conn.scalar(select(func.count()).where(d.timer_fired_at.is_not(None)))
+        pending = conn.scalar(select(func.count()).select_from(store.DENIALS).where(TIMER_PENDING))
     engine.dispose()
     return fired or 0, pending or 0
 
 
+def _apply_then_fire_the_next(settings: Settings, applying: int, denials: int) -> None:
+    """The worker applies the follow-up escalations; each denial's next timer, leadership
+    (90 days after receipt), is then due: one tick fires it, the worker applies it."""
+    run_worker(settings, applying)
+    assert _fired_counts(settings) == (0, denials)
+    assert tick(settings, "2028-01-01T00:00:00") == denials
+    run_worker(settings, denials)
+    assert _fired_counts(settings) == (0, 0)
+
+
 def _exactly_once(settings: Settings, denials: int) -> None:
-    """Each denial: its follow-up escalated it once, leadership flagged it once; the rest were stale."""
+    """Each denial: its follow-up escalated it once, leadership flagged it once."""
     engine = make_engine(settings.database_url)
     with engine.connect() as conn:
         steps = Counter(
@@ -204,7 +214,8 @@ def _exactly_once(settings: Settings, denials: int) -> None:
 def test_sigkill_mid_tick_then_restart_fires_every_timer_exactly_once(settings: Settings, tmp_path: Path) -> None:
     denials = 150
     run_worker(settings, publish(settings, _receipts(denials)))
-    due = _fired_counts(settings)[1]  # follow-up, aging, leadership, filing and appeal deadlines
+    due = _fired_counts(settings)[1]
+    assert due == denials  # one timer each, the soonest: the follow-up
     env = {**os.environ, **settings_env(settings), "DENIALFLOW_NOW": "2028-01-01T00:00:00+00:00",
            "DENIALFLOW_TIMER_BATCH": "20", "DENIALFLOW_TIMER_INTERVAL_MS": "50"}  # fmt: skip
     log = tmp_path / "timers.log"
@@ -229,7 +240,7 @@ def test_sigkill_mid_tick_then_restart_fires_every_timer_exactly_once(settings: 
     assert proc.wait(timeout=20) == 0, log.read_text()[-2000:]
     published = [r for r in read_topic(settings, settings.events_topic) if b"denial.timer_fired" in r.value]
     assert len({r.value for r in published}) == due  # every timer published, some of them twice
-    run_worker(settings, len(published))
+    _apply_then_fire_the_next(settings, len(published), denials)
     _exactly_once(settings, denials)
 
 
@@ -237,6 +248,7 @@ def test_two_timer_services_on_postgresql_never_fire_the_same_timer(pg_settings:
     denials = 200
     run_worker(pg_settings, publish(pg_settings, _receipts(denials)))
     due = _fired_counts(pg_settings)[1]
+    assert due == denials
     services = [build_timer_service(pg_settings, ManualClock(at("2028-01-01T00:00:00"))) for _ in range(2)]
     for service in services:
         service.batch = 25
@@ -256,7 +268,7 @@ def test_two_timer_services_on_postgresql_never_fire_the_same_timer(pg_settings:
     assert sum(counts) == due and min(counts) > 0, counts  # both worked, neither took the other's rows
     published = [r.value for r in read_topic(pg_settings, pg_settings.events_topic) if b"timer_fired" in r.value]
     assert len(published) == len(set(published)) == due
-    run_worker(pg_settings, due)
+    _apply_then_fire_the_next(pg_settings, due, denials)
     _exactly_once(pg_settings, denials)
 
 

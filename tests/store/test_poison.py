@@ -4,7 +4,7 @@ and written, on SQLite and PostgreSQL."""
 
 import hashlib
 import json
-from types import SimpleNamespace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select, update
 from engine.errors import ConcurrencyConflict
 from engine.intake.records import DEAD_LETTER_MAX_BYTES, Inbound, body_digest
 from engine.runtime.processor import ACCEPTED, Processor, Topics
-from engine.runtime.timers import fire_event
+from engine.runtime.timers import due_denials, fire_event
 from engine.storage import store
 from tests.factories import LEAD, event_doc, received_doc, received_id, touch
 from tests.store.batches import NOW, PROCESSOR, commit, inbound
@@ -192,9 +192,11 @@ def test_an_id_reclaimed_under_a_batch_is_a_conflict_the_batch_retries(engine: E
 
 def test_timer_and_835_ids_are_refused_from_other_producers_and_stay_theirs(engine: Engine) -> None:
     denial, owner = _received(engine, 94)
-    with engine.connect() as conn:
-        row = next(iter(store.load_timers(conn, [denial])[denial].values()))
-    fired = fire_event(SimpleNamespace(**vars(row), detail={"age_days": 61}))
+    with engine.connect() as conn:  # the denial's timer as the timer service reads it when due
+        row = next(
+            r for r in conn.execute(due_denials(conn, datetime.max.replace(tzinfo=UTC), 100)) if r.denial_id == denial
+        )
+    fired = fire_event(row)
     receipt = {**received_doc(95), "event_id": "835-0b6e51a177a4"}
     squats = [{**touch(denial, owner), "event_id": fired["event_id"]},
               {**fired, "actor": "clearinghouse"},

@@ -206,7 +206,7 @@ def test_the_queue_and_the_prevention_panel_count_holds_and_the_denials_that_fol
 def test_a_dated_alert_is_due_at_its_moment_and_not_a_second_before(engine: Engine) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from engine.runtime.timers import due_query
+    from engine.runtime.timers import due_alerts
 
     commit(engine, inbound([authorization_doc("AUTH-1", valid_to="2026-11-30")]))  # warned 14 days before
     moment = datetime(2026, 11, 16, tzinfo=UTC)
@@ -214,7 +214,7 @@ def test_a_dated_alert_is_due_at_its_moment_and_not_a_second_before(engine: Engi
         assert _auth(conn).status == "active" and _open_alerts(conn) == []
 
         def due(at: datetime) -> list[Any]:
-            return [r for r in conn.execute(due_query(conn, at, 100)) if r.denial_id == AUTH]
+            return [r for r in conn.execute(due_alerts(conn, at, 100)) if r.denial_id == AUTH]
 
         assert due(moment - timedelta(seconds=1)) == []
         [row] = due(moment)

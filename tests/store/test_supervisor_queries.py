@@ -1,7 +1,7 @@
 """The stuck list and a team's queue, on SQLite and PostgreSQL, against a seeded set whose
 answers are worked out here by hand."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -121,3 +121,8 @@ def test_an_escalated_denial_still_shows_its_passed_deadline_first(engine: Engin
     text = denial_text(denial, entries, TODAY)
     assert text.splitlines()[1] == "  !! filing deadline passed: 2026-10-18"
     assert denial_json(denial, entries, TODAY)["deadline_alerts"] == ["filing deadline passed: 2026-10-18"]
+    # escalated, it waits only on the leadership flag: 91 days after receipt
+    leadership = denial.received_at + timedelta(days=RULES.leadership_days)
+    expected = {"rule": "leadership", "due_at": leadership.isoformat(), "fired": False}
+    assert denial_json(denial, entries, TODAY)["next_timer"] == expected
+    assert f"  next timer leadership at {leadership:%Y-%m-%d %H:%M} UTC" in text.splitlines()

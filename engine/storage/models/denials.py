@@ -33,6 +33,8 @@ RECEIVED_INCLUDE = ["payer_id", "category", "owner", "site", "team", "primary_gr
 CLOSED_INCLUDE = ["received_at", "touches", "root_cause", "payer_id", "category", "site", "team"]
 #: Only closed denials: the open ones, which every touch updates, stay out of it.
 CLOSED_SQL = "closed_at IS NOT NULL"
+#: Which denials wait for the timer service: the partial index's predicate, which the due query repeats.
+TIMER_PENDING_SQL = "timer_due_at IS NOT NULL AND timer_fired_at IS NULL"
 #: What the payer-answers pass reads of `outcome_events`.
 OUTCOME_INCLUDE = ["kind", "adjustment_type", "amount_cents", "payer_id", "team", "category", "site"]
 
@@ -50,6 +52,12 @@ class Denial(SQLModel, table=True):
         *covering_index("ix_denials_received", ["received_at"], RECEIVED_INCLUDE),
         *covering_index("ix_denials_closed", ["closed_at"], CLOSED_INCLUDE, CLOSED_SQL),
         *covering_index("ix_denials_open", ["denied_cents", "id"], OPEN_INCLUDE, OPEN_SQL),
+        Index(
+            "ix_denials_timer_due",
+            "timer_due_at",
+            postgresql_where=text(TIMER_PENDING_SQL),
+            sqlite_where=text(TIMER_PENDING_SQL),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -100,6 +108,16 @@ class Denial(SQLModel, table=True):
     version: int = 0
     audit_seq: int = 0
     audit_head: str | None = Field(default=None, max_length=64)
+    # The one escalation timer the denial waits on (engine/runtime/denial_timer.py): set by the
+    # worker in the transaction of every change, fired by the timer service.
+    timer_rule: str | None = Field(default=None, max_length=30)
+    timer_due_at: datetime | None = timestamp_field(nullable=True)
+    timer_generation: int = Field(default=0, description="moves with each new rule or moment: old fires are stale")
+    timer_detail: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    timer_fired_at: datetime | None = timestamp_field(nullable=True)
+    timers_fired: dict[str, str] = Field(
+        default_factory=dict, sa_type=JSON, description="rule -> the moment it fired for: never re-armed for it"
+    )
 
 
 class AuditEntry(SQLModel, table=True):
@@ -235,9 +253,10 @@ PENDING_SQL = "active AND fired_at IS NULL"
 
 
 class Timer(SQLModel, table=True):
-    """One escalation rule's timer for one denial. Scheduled, moved and cancelled in the
-    transaction of the transition that causes it; fired by the timer service. A moved or
-    re-armed timer gets the next ``generation``, so a fire event of an older one is stale."""
+    """One dated alert of one authorization (its subject is an ``auth-`` id; a denial's timer
+    is on the denial). Scheduled, moved and cancelled in the transaction of the change that
+    causes it; fired by the timer service. A moved or re-armed timer gets the next
+    ``generation``, so a fire event of an older one is stale."""
 
     __tablename__ = "timers"
     __table_args__ = (
