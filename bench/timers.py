@@ -41,8 +41,8 @@ def _denial(i: int) -> dict[str, Any]:
                claim_control_number=f"C{i}", line=1, patient_control_number=f"P{i}", carc_codes="CO-4",
                rarc_codes="", billed_cents=40_000, paid_cents=0, denied_cents=35_000,
                date_of_service=date(2026, 9, 1), remit_date=date(2026, 9, 30), received_at=NOW, outcome={},
-               updated_at=NOW, version=1, audit_seq=3, owner="o", timer_rule="aging", timer_due_at=LATER,
-               timer_generation=1, timer_detail={"age_days": 61}, timers_fired={})  # fmt: skip
+               updated_at=NOW, version=1, audit_seq=3, owner="o", payer_profile_known=True, timer_rule="aging",
+               timer_due_at=LATER, timer_generation=1, timer_detail={"age_days": 61}, timers_fired={})  # fmt: skip
     return row
 
 
