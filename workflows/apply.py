@@ -268,6 +268,12 @@ def _receive(event: Any, policy: Policy, context: Context) -> tuple[SimpleNamesp
         version=0,
         audit_seq=0,
         audit_head=None,
+        timer_rule=None,  # no timer yet: the processor arms the first (engine/runtime/denial_timer.py)
+        timer_due_at=None,
+        timer_generation=0,
+        timer_detail=None,
+        timer_fired_at=None,
+        timers_fired={},
     )
     steps = [Step(CREATE_TRIGGER, None, State.RECEIVED.value, None, data.model_dump(mode="json"))]
     for name in ("category", "side", "team", "preventable", "liability", "primary_group", "primary_reason"):

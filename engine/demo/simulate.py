@@ -68,7 +68,7 @@ def simulate(settings: Settings, days: int, start: date | None = None) -> int:
                 while n := timers.tick():  # a denial's next timer is armed once its last fire is applied
                     fired += n
                     expected = committed[0] + n
-                    worker.run(until=lambda n=expected: committed[0] >= n, close=False)
+                    worker.run(until=lambda target=expected: committed[0] >= target, close=False)
                 total.update(today)
                 not_applied += fired - sum(today.values())
                 print(f"  {day}: {fired} timer(s) fired -> {_summary(today, fired)}")

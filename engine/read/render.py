@@ -90,7 +90,7 @@ def denial_json(denial: SimpleNamespace, entries: list[dict[str, Any]], today: d
         "age_days": age,
         "aging_bucket": bucket,
         "escalation": (denial.outcome or {}).get("escalation"),
-        "next_timer": next_timer(denial),
+        "next_timer": pending_timer(denial),
         "flags": sorted((denial.outcome or {}).get("flags", {})),
         "patient": denial.patient if phi else masked_patient(denial.patient),
         "history": [
@@ -130,7 +130,7 @@ def yes_no(value: bool | None) -> str:
     return "-" if value is None else "yes" if value else "no"
 
 
-def next_timer(denial: SimpleNamespace) -> dict[str, Any] | None:
+def pending_timer(denial: SimpleNamespace) -> dict[str, Any] | None:
     """The escalation or flag the denial waits on, and when it falls due (None: nothing pending)."""
     if denial.timer_rule is None:
         return None
@@ -158,7 +158,7 @@ def denial_text(denial: SimpleNamespace, entries: list[dict[str, Any]], today: d
         f"  amounts    billed {dollars(denial.billed_cents)}  paid {dollars(denial.paid_cents)}"
         f"  denied {dollars(denial.denied_cents)}",
         f"  aging      {age} days ({bucket})",
-        f"  next timer {_timer_line(next_timer(denial))}",
+        f"  next timer {_timer_line(pending_timer(denial))}",
         f"  deadlines  {'' if denial.payer_profile_known else LIMITS_UNKNOWN}{dated or ' -'}",
     ]
     escalation = (denial.outcome or {}).get("escalation")

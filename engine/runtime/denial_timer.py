@@ -27,9 +27,6 @@ def mark_fired(denial: SimpleNamespace) -> None:
 def rearm(denial: SimpleNamespace, wanted: dict[str, tuple[datetime, dict[str, Any]]]) -> None:
     """Point the denial at the timer its state wants next. An unchanged rule and moment keep
     their generation (a fire event in flight stays valid); anything else takes the next one."""
-    if not hasattr(denial, "timer_generation"):  # just received: nothing scheduled, nothing fired
-        denial.timer_rule = denial.timer_due_at = denial.timer_detail = denial.timer_fired_at = None
-        denial.timer_generation, denial.timers_fired = 0, {}
     rule, due, detail = next_timer(wanted, denial.timers_fired) or (None, None, None)
     if rule == denial.timer_rule and due == denial.timer_due_at:
         return

@@ -127,8 +127,8 @@ _MARK_DENIALS = (
 def _mark_fired(conn: Connection, denials: list[Any], alerts: list[Any], now: Any) -> None:
     if conn.dialect.name == "postgresql":
         if denials:
-            conn.execute(_MARK_DENIALS_PG, {"now": now, "ids": [r.denial_id for r in denials],
-                                            "gens": [r.generation for r in denials]})  # fmt: skip
+            ids, gens = zip(*((r.denial_id, r.generation) for r in denials), strict=True)
+            conn.execute(_MARK_DENIALS_PG, {"now": now, "ids": list(ids), "gens": list(gens)})
         if alerts:
             ids, rules, gens = zip(*((r.denial_id, r.rule, r.generation) for r in alerts), strict=True)
             conn.execute(_MARK_ALERTS_PG, {"now": now, "ids": list(ids), "rules": list(rules), "gens": list(gens)})

@@ -13,10 +13,12 @@ RULES = EscalationRules()
 
 
 def received(**changes: Any) -> SimpleNamespace:
-    """A denial as the workflow hands it over on receipt: no timer fields yet."""
+    """A denial as the workflow hands it over on receipt: no timer armed, none fired."""
     fields = {"state": "assigned", "received_at": T0, "owner": "o", "next_action_date": date(2026, 10, 8),
               "touches": 0, "denied_cents": 35_000, "filing_deadline": date(2026, 12, 9),
-              "appeal_deadline": date(2027, 3, 29), "retro_auth_deadline": None, **changes}  # fmt: skip
+              "appeal_deadline": date(2027, 3, 29), "retro_auth_deadline": None, "timer_rule": None,
+              "timer_due_at": None, "timer_generation": 0, "timer_detail": None, "timer_fired_at": None,
+              "timers_fired": {}, **changes}  # fmt: skip
     return SimpleNamespace(**fields)
 
 
