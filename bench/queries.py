@@ -77,7 +77,8 @@ def _rows(i: int, rng: random.Random) -> tuple[dict[str, Any], list[dict[str, An
                root_cause=None if opened else {"category": "coding", "preventable": rng.random() < 0.6},
                filing_deadline=(received + timedelta(days=80)).date(),
                appeal_deadline=(received + timedelta(days=180)).date(), payer_profile_known=i % 20 != 0,
-               closed_at=closed, updated_at=NOW, version=1, audit_seq=1)  # fmt: skip
+               closed_at=closed, updated_at=NOW, version=1, audit_seq=1,
+               timer_generation=0, timers_fired={})  # fmt: skip
     entries = [_entry(denial_id, 1, "receive", None, "received", received, {})]
     outcomes = []
     if closed is not None:
