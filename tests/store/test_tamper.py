@@ -277,3 +277,15 @@ def test_no_key_is_one_line_naming_the_setting(settings: Settings, args: list[st
     result = _cli(args, settings, None)
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert result.output.strip() == "no audit key: set " + checkpoints.KEY_SETTINGS
+
+
+def test_an_entry_timed_to_the_microsecond_in_another_zone_verifies_as_it_was_hashed(engine: Engine) -> None:
+    """Verify reads the times as text (PostgreSQL formats them itself): that text must be
+    exactly the canonical form the worker hashed, fractions and offsets included."""
+    doc = {**received_doc(7), "occurred_at": "2026-10-01T09:30:15.123456-05:00"}
+    commit(engine, inbound([doc, touch(received_id(doc), "ana@example.org")]))
+    with engine.connect() as conn:
+        stored = conn.execute(select(A).where(A.c.denial_id == received_id(doc)).order_by(A.c.seq)).mappings().all()
+        assert stored[0]["occurred_at"].microsecond == 123456
+        assert [entry_hash(e) for e in stored] == [e["hash"] for e in stored]
+        assert verify(conn) == (len(stored), None)
