@@ -10,6 +10,7 @@ fires for a denial that has moved on.
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,11 @@ def describe_alert(alert: tuple[str, date, str]) -> str:
     return f"{name.replace('_', '-')} deadline {status}: {day}"
 
 
+_START_OF_DAY = time(tzinfo=UTC)
+
+
 def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), UTC)
+    return datetime.combine(day, _START_OF_DAY)
 
 
 def _listed(deadlines: dict[str, date]) -> str:
@@ -90,6 +94,31 @@ def _passed_at_receipt(
                                                     "still_open": _listed(still_open)})}  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class _Spans:
+    """What `desired_timers` derives from the rules alone, worked out once per rule set: it
+    runs after every applied event, and the timedeltas and the aging bucket never change."""
+
+    leadership: timedelta
+    aging: timedelta
+    aging_bucket: str
+    ownership: timedelta
+    deadline_lead: timedelta
+    cycle: timedelta
+
+
+@lru_cache(maxsize=8)
+def _spans(rules: EscalationRules) -> _Spans:
+    aging = timedelta(days=rules.aging_escalate_days)
+    return _Spans(timedelta(days=rules.leadership_days), aging, aging_bucket(date.min, date.min + aging),
+                  timedelta(days=rules.ownership_days), timedelta(days=rules.deadline_lead_days),
+                  timedelta(days=rules.cycle_days))  # fmt: skip
+
+
+_DEADLINE_FIELDS = tuple((name, f"{name}_deadline") for name in DEADLINES)
+_DAY = timedelta(days=1)
+
+
 def desired_timers(denial: Any, rules: EscalationRules) -> dict[str, tuple[datetime, dict[str, Any]]]:
     """rule -> (due at, the figures the escalation will name)."""
     state = denial.state
@@ -97,29 +126,28 @@ def desired_timers(denial: Any, rules: EscalationRules) -> dict[str, tuple[datet
     out: dict[str, tuple[datetime, dict[str, Any]]] = {}
     if state not in _OPEN:
         return out
-    out["leadership"] = (received + timedelta(days=rules.leadership_days),
-                         {"age_days": rules.leadership_days, "bucket": "90+"})  # fmt: skip
+    spans = _spans(rules)
+    out["leadership"] = (received + spans.leadership, {"age_days": rules.leadership_days, "bucket": "90+"})
     if state not in _ESCALATABLE:
         return out
-    aged = received + timedelta(days=rules.aging_escalate_days)
-    out["aging"] = (aged, {"age_days": rules.aging_escalate_days, "bucket": aging_bucket(received.date(), aged.date())})
+    out["aging"] = (received + spans.aging, {"age_days": rules.aging_escalate_days, "bucket": spans.aging_bucket})
     if denial.owner is None:
-        days = rules.ownership_days
-        out["ownership"] = (received + timedelta(days=days), {"days_without_owner": days})
+        out["ownership"] = (received + spans.ownership, {"days_without_owner": rules.ownership_days})
     elif denial.next_action_date is not None:
-        due = _midnight(denial.next_action_date + timedelta(days=1))
+        due = _midnight(denial.next_action_date + _DAY)
         out["follow_up"] = (due, {"next_action_date": denial.next_action_date.isoformat(), "touches": denial.touches})
-    dated = {name: day for name in DEADLINES if (day := getattr(denial, f"{name}_deadline")) is not None}
-    passed = {name: day for name, day in dated.items() if day < received.date()}
+    dated = {name: day for name, field in _DEADLINE_FIELDS if (day := getattr(denial, field)) is not None}
+    received_day = received.date()
+    passed = {name: day for name, day in dated.items() if day < received_day}
     for name, deadline in dated.items():
         if name not in passed:
-            due = _midnight(deadline - timedelta(days=rules.deadline_lead_days))
+            due = _midnight(deadline - spans.deadline_lead)
             out[f"{name}_deadline"] = (max(due, received), {"deadline": name, "date": deadline.isoformat(),
                                                              "lead_days": rules.deadline_lead_days})  # fmt: skip
     if passed:
         out.update(_passed_at_receipt(received, passed, dated))
     if denial.denied_cents < SOFT_WRITE_OFF_BELOW and denial.touches == 0:
-        out["soft_write_off"] = (received + timedelta(days=rules.cycle_days), {"cycle_days": rules.cycle_days})
+        out["soft_write_off"] = (received + spans.cycle, {"cycle_days": rules.cycle_days})
     return out
 
 
