@@ -13,9 +13,9 @@ fired rows are what it fired for, and its generation starts above every generati
 rows had, so no fire event id is ever used twice.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from itertools import groupby
+from itertools import groupby, islice
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,11 +72,21 @@ def _columns(rows: list[Any]) -> dict[str, Any]:
 
 
 def _by_denial(conn: sa.Connection) -> Iterator[dict[str, Any]]:
+    """Streamed (a server-side cursor on PostgreSQL): a store of millions of denials holds
+    about five timer rows each, more than a migration should keep in memory at once."""
     rows = conn.execute(
         sa.select(_TIMERS).where(_TIMERS.c.denial_id.not_like("auth-%")).order_by(_TIMERS.c.denial_id)
-    ).all()
+        .execution_options(yield_per=CHUNK)
+    )  # fmt: skip
     for _, grouped in groupby(rows, key=lambda r: r.denial_id):
         yield _columns(list(grouped))
+
+
+def _in_chunks(conn: sa.Connection, statement: Any, values: Iterable[dict[str, Any]]) -> None:
+    """Execute ``statement`` for every set of ``values``, CHUNK at a time."""
+    values = iter(values)
+    while chunk := list(islice(values, CHUNK)):
+        conn.execute(statement, chunk)
 
 
 def upgrade() -> None:
@@ -87,14 +97,7 @@ def upgrade() -> None:
     op.add_column("denials", sa.Column("timer_fired_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("denials", sa.Column("timers_fired", sa.JSON(), nullable=False, server_default=sa.text("'{}'")))
     conn = op.get_bind()
-    chunk: list[dict[str, Any]] = []
-    for values in _by_denial(conn):
-        chunk.append(values)
-        if len(chunk) == CHUNK:
-            conn.execute(_UPDATE, chunk)
-            chunk = []
-    if chunk:
-        conn.execute(_UPDATE, chunk)
+    _in_chunks(conn, _UPDATE, _by_denial(conn))
     op.execute("DELETE FROM timers WHERE denial_id NOT LIKE 'auth-%'")
     op.create_index(
         "ix_denials_timer_due",
@@ -105,24 +108,25 @@ def upgrade() -> None:
     )
 
 
+def _rows(r: Any) -> Iterator[dict[str, Any]]:
+    """One denial's timer columns as timer rows: its fired moments, and its pending timer."""
+    for rule, moment in (r.timers_fired or {}).items():
+        fired = datetime.fromisoformat(moment)
+        yield {"denial_id": r.id, "rule": rule, "generation": r.timer_generation, "active": False, "due_at": fired,
+               "detail": {}, "fired_at": fired}  # fmt: skip
+    if r.timer_rule is not None and r.timer_rule not in (r.timers_fired or {}):
+        yield {"denial_id": r.id, "rule": r.timer_rule, "generation": r.timer_generation, "active": True,
+               "due_at": _utc(r.timer_due_at), "detail": r.timer_detail or {},
+               "fired_at": r.timer_fired_at and _utc(r.timer_fired_at)}  # fmt: skip
+
+
 def downgrade() -> None:
     """The pending timers return as rows (the next one of each denial; the worker schedules
     the rest at the denial's next change), the fired moments as fired rows. A denial with
     neither (settled, its timers cancelled) keeps no generation."""
     conn = op.get_bind()
-    rows = conn.execute(sa.select(_DENIALS).where(_DENIALS.c.timer_generation > 0)).all()
-    timers = []
-    for r in rows:
-        for rule, moment in (r.timers_fired or {}).items():
-            fired = datetime.fromisoformat(moment)
-            timers.append({"denial_id": r.id, "rule": rule, "generation": r.timer_generation, "active": False,
-                           "due_at": fired, "detail": {}, "fired_at": fired})  # fmt: skip
-        if r.timer_rule is not None and r.timer_rule not in (r.timers_fired or {}):
-            timers.append({"denial_id": r.id, "rule": r.timer_rule, "generation": r.timer_generation, "active": True,
-                           "due_at": _utc(r.timer_due_at), "detail": r.timer_detail or {},
-                           "fired_at": r.timer_fired_at and _utc(r.timer_fired_at)})  # fmt: skip
-    if timers:
-        conn.execute(_TIMERS.insert(), timers)
+    rows = conn.execute(sa.select(_DENIALS).where(_DENIALS.c.timer_generation > 0).execution_options(yield_per=CHUNK))
+    _in_chunks(conn, _TIMERS.insert(), (timer for r in rows for timer in _rows(r)))
     op.drop_index("ix_denials_timer_due", "denials")
     with op.batch_alter_table("denials") as batch:
         for name in ("timers_fired", "timer_fired_at", "timer_detail", "timer_generation", "timer_due_at", "timer_rule"):
