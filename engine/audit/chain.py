@@ -72,6 +72,11 @@ def _dumped(doc: dict[str, Any]) -> bytes:
     """The canonical bytes of an entry's hashed fields (``doc`` is changed: its times put in form)."""
     doc["occurred_at"] = _iso(doc["occurred_at"])
     doc["recorded_at"] = _iso(doc["recorded_at"])
+    return _sorted(doc)
+
+
+def _sorted(doc: dict[str, Any]) -> bytes:
+    """A document whose times are in form already, as canonical bytes."""
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
 
@@ -225,7 +230,7 @@ def verify(
                 "prev_hash does not match the previous entry's hash (entry inserted or removed)",
                 noun,
             )
-        if hashlib.sha256(_dumped(entry.doc)).hexdigest() != entry.hash:
+        if hashlib.sha256(_sorted(entry.doc)).hexdigest() != entry.hash:  # `_entries` put its times in form
             return checked, Break(current, seq, eid, "hash does not match the entry's contents (entry altered)", noun)
         expected_seq, prev_hash = seq + 1, entry.hash
     if current is not None and (brk := close_chain(current)):
