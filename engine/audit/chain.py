@@ -49,9 +49,9 @@ AUTHORIZATION_CHAINS = Chains("authorization", AuthorizationEntry.__table__, "au
 
 
 @lru_cache(maxsize=4096)  # a batch repeats its "now" and each event's time on every entry
-def _iso(value: datetime | str) -> str:
-    """A time in the canonical form; a str is one already (`_entries` on SQLite)."""
-    return value if isinstance(value, str) else as_utc(value).isoformat(timespec="microseconds")
+def _iso(value: datetime) -> str:
+    """A time in the canonical form."""
+    return as_utc(value).isoformat(timespec="microseconds")
 
 
 def _iso_from_stored(value: str) -> str:

@@ -1,5 +1,6 @@
-"""Keep a subject's timer rows (a denial's escalations, an authorization's dated alerts) in
-line with what its state wants, in the transaction of the change that moved it."""
+"""Keep an authorization's timer rows (its dated alerts) in line with what its state wants, in
+the transaction of the change that moved it. A denial's one timer lives on the denial
+(`engine.runtime.denial_timer`)."""
 
 from datetime import datetime
 from types import SimpleNamespace
