@@ -8,7 +8,7 @@ formats for time) and hand the rows to the driver in bulk: sqlite3's C
 with updates copied into a per-session temporary table and applied by one
 ``UPDATE ... FROM``. Column lists and types come from the SQLModel tables, so the
 schema is defined in one place; everything runs in the caller's transaction.
-The driver's errors are raised as SQLAlchemy's (`_cursor`), so callers tell a value the
+The driver's errors are raised as SQLAlchemy's (`driver_cursor`), so callers tell a value the
 store refuses (DataError) from a database that went away (OperationalError) as they
 would for any other statement.
 """
@@ -25,6 +25,7 @@ import orjson
 from sqlalchemy import JSON, Boolean, Column, Connection, Date, DateTime, Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.expression import ClauseElement
 
 from engine.clock import as_utc
 
@@ -90,6 +91,39 @@ def _converter(column: Column[Any], dialect: str) -> Converter | None:
     return None
 
 
+@contextmanager
+def driver_cursor(conn: Connection) -> Iterator[Any]:
+    """The driver's own cursor on ``conn``'s connection, its errors wrapped as SQLAlchemy
+    wraps a statement's."""
+    dbapi = conn.dialect.loaded_dbapi
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cur
+    except dbapi.Error as exc:
+        gone = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cur)
+        if gone:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(None, None, exc, dbapi.Error, connection_invalidated=gone) from exc
+    finally:
+        with suppress(dbapi.Error):  # a cursor of a connection just invalidated
+            cur.close()
+
+
+def driver_statement(conn: Connection, stmt: ClauseElement) -> tuple[str, Any]:
+    """``stmt`` as the driver's SQL and parameters, each bound value processed as SQLAlchemy
+    would (a time on SQLite becomes its stored text), for a read that takes the driver's rows
+    as they come."""
+    dialect = conn.dialect
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    for name, bind in compiled.binds.items():
+        if name in params and (process := bind.type.dialect_impl(dialect).bind_processor(dialect)):
+            params[name] = process(params[name])
+    if compiled.positional:
+        return compiled.string, [params[name] for name in compiled.positiontup or ()]
+    return compiled.string, params
+
+
 class BulkTable:
     """Insert (and, given ``update_columns``, version-checked update) many rows of one table."""
 
@@ -112,7 +146,7 @@ class BulkTable:
             return []
         names = ", ".join(f'"{c}"' for c in columns)
         readers = [(i, f) for i, c in enumerate(columns) if (f := _reader(self.table.c[c], self.dialect))]
-        with self._cursor(conn) as cur:
+        with driver_cursor(conn) as cur:
             if self.dialect == "postgresql":
                 cur.execute(f'SELECT {names} FROM {self.table.name} WHERE "{key}" = ANY(%s)', [list(ids)])
             else:
@@ -139,28 +173,12 @@ class BulkTable:
             out.append(values)
         return out
 
-    @contextmanager
-    def _cursor(self, conn: Connection) -> Iterator[Any]:
-        """The driver's own cursor, its errors wrapped as SQLAlchemy wraps a statement's."""
-        dbapi = conn.dialect.loaded_dbapi
-        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            yield cur
-        except dbapi.Error as exc:
-            gone = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cur)
-            if gone:
-                conn.invalidate(exc)
-            raise DBAPIError.instance(None, None, exc, dbapi.Error, connection_invalidated=gone) from exc
-        finally:
-            with suppress(dbapi.Error):  # a cursor of a connection just invalidated
-                cur.close()
-
     def insert(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
         values = self._rows(rows, self.columns)
         names = ", ".join(f'"{c}"' for c in self.columns)
-        with self._cursor(conn) as cur:
+        with driver_cursor(conn) as cur:
             if self.dialect == "postgresql":
                 _copy(cur, f"{self.table.name} ({names})", values)
             else:
@@ -174,7 +192,7 @@ class BulkTable:
         names = ", ".join(f'"{c}"' for c in self.columns)
         conflict = ", ".join(f'"{k}"' for k in keys)
         sets = ", ".join(f'"{c}" = excluded."{c}"' for c in self.columns if c not in keys)
-        with self._cursor(conn) as cur:
+        with driver_cursor(conn) as cur:
             if self.dialect == "postgresql":
                 staging = f"_upsert_{self.table.name}"
                 cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {self.table.name}) ON COMMIT DELETE ROWS")
@@ -192,7 +210,7 @@ class BulkTable:
             return 0
         values = self._rows(rows, self.update_columns)
         data = self.update_columns[:-2]
-        with self._cursor(conn) as cur:
+        with driver_cursor(conn) as cur:
             if self.dialect == "postgresql":
                 staging = f"_changes_{self.table.name}"
                 cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} ({self._pg_columns()}) ON COMMIT DELETE ROWS")

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from engine.audit import checkpoints
-from engine.audit.chain import entry_hash, verify
+from engine.audit.chain import _driver_rows, entry_hash, verify
 from engine.audit.checkpoints import AuditKey, Checkpointer, Verdict, verify_with_checkpoints
 from engine.cli.app import app
 from engine.config import Settings
@@ -289,3 +289,15 @@ def test_an_entry_timed_to_the_microsecond_in_another_zone_verifies_as_it_was_ha
         assert stored[0]["occurred_at"].microsecond == 123456
         assert [entry_hash(e) for e in stored] == [e["hash"] for e in stored]
         assert verify(conn) == (len(stored), None)
+
+
+def test_a_read_stopped_at_a_break_leaves_the_connection_usable(engine: Engine) -> None:
+    """verify stops at the first break; on PostgreSQL the driver then cancels the streamed read,
+    which would abort the caller's transaction (the checkpoints are proved after it)."""
+    endless = text("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000000) SELECT i FROM n")
+    with engine.connect() as conn:
+        assert conn.execute(select(1)).scalar() == 1  # a transaction is open, as verify's head query opens one
+        rows = _driver_rows(conn, endless)
+        assert next(rows) == (1,)
+        rows.close()
+        assert conn.execute(select(2)).scalar() == 2
