@@ -15,12 +15,10 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
-from psycopg import pq
 from sqlalchemy import Connection, DateTime, Select, Table, Text, cast, func, literal, select
-from sqlalchemy.sql.expression import ClauseElement
 
 from engine.clock import as_utc
-from engine.storage.bulk import driver_cursor, driver_statement, from_stored_time
+from engine.storage.bulk import from_stored_time, streamed_rows
 from engine.storage.models import AuditEntry, Authorization, AuthorizationEntry, Denial
 
 #: What a chain's entry hashes besides the chain's own id (``denial_id``, ``authorization_id``).
@@ -113,9 +111,6 @@ class _Entry(NamedTuple):
     doc: dict[str, Any]
 
 
-#: Entries the server sends at a time (PostgreSQL): memory stays flat however large the store.
-#: Chunks need libpq 17 (psycopg's binary wheel bundles a newer one); before it, row by row.
-_FETCHED = 5000 if pq.version() >= 170000 else 1
 #: A UTC time as `_iso` writes it ("2026-10-05T08:00:00.000000+00:00"), formatted by PostgreSQL.
 _CANONICAL_TIME = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
 
@@ -129,7 +124,8 @@ def _as_text(column: Any, is_time: bool, sqlite: bool) -> Any:
 
 def _entries(conn: Connection, chains: Chains, only: Select[Any] | None) -> Iterator[_Entry]:
     """The entries in chain order, each with the document its hash covers, read as the
-    driver's rows (`_driver_rows`). The payload comes as its stored text and is parsed with
+    driver's rows (`streamed_rows`: on PostgreSQL about twice the entries/s of a server-side
+    cursor's fetches under SQLAlchemy's rows). The payload comes as its stored text and is parsed with
     orjson (what wrote it), and the times as text: on PostgreSQL already in the canonical
     form (`_as_text`), on SQLite as stored, turned straight into it. SQLAlchemy's own result
     processing of these columns (stdlib json, a regex per time, a datetime each) was most of
@@ -145,7 +141,7 @@ def _entries(conn: Connection, chains: Chains, only: Select[Any] | None) -> Iter
         stmt = stmt.where(key.in_(only))
     payload, seq, prev = (2 + hashed.index(f) for f in ("payload", "seq", "prev_hash"))
     converted = [(2 + hashed.index(f), f) for f in sorted(times)] if sqlite else []
-    for row in _driver_rows(conn, stmt):
+    for row in streamed_rows(conn, stmt):
         doc = dict(zip(hashed, row[2:], strict=True))
         if row[payload] is not None:
             doc["payload"] = orjson.loads(row[payload])
@@ -153,29 +149,6 @@ def _entries(conn: Connection, chains: Chains, only: Select[Any] | None) -> Iter
             if row[at] is not None:
                 doc[name] = _iso_from_stored(row[at])
         yield _Entry(row[2], row[seq], row[0], row[prev], row[1], doc)
-
-
-def _driver_rows(conn: Connection, stmt: ClauseElement) -> Iterator[tuple[Any, ...]]:
-    """``stmt``'s rows as the driver's tuples, read as they come: memory stays flat however
-    large the store. On PostgreSQL the server streams them (`stream`, ``_FETCHED`` rows a
-    chunk) while these are hashed: about twice the entries/s of a server-side cursor's
-    fetches under SQLAlchemy's rows, with no thread. A read stopped early (a break found) is
-    cancelled by the driver, which aborts the transaction; a savepoint confines that to the
-    read, so the caller's connection stays usable (the checkpoints are proved after it)."""
-    sql, params = driver_statement(conn, stmt)
-    with driver_cursor(conn) as cur:
-        if conn.dialect.name == "sqlite":
-            yield from cur.execute(sql, params)
-            return
-        guarded = cur.connection.info.transaction_status == pq.TransactionStatus.INTRANS  # not autocommit
-        if guarded:
-            cur.execute("SAVEPOINT audit_verify_read")
-        try:
-            yield from cur.stream(sql, params, size=_FETCHED)
-        finally:
-            if guarded:
-                cur.execute("ROLLBACK TO SAVEPOINT audit_verify_read")
-                cur.execute("RELEASE SAVEPOINT audit_verify_read")
 
 
 def _heads(conn: Connection, chains: Chains, only: Select[Any] | None) -> dict[str, tuple[int, str | None]]:

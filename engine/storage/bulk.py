@@ -22,6 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
+from psycopg import pq
 from sqlalchemy import JSON, Boolean, Column, Connection, Date, DateTime, Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
@@ -109,10 +110,9 @@ def driver_cursor(conn: Connection) -> Iterator[Any]:
             cur.close()
 
 
-def driver_statement(conn: Connection, stmt: ClauseElement) -> tuple[str, Any]:
+def _driver_statement(conn: Connection, stmt: ClauseElement) -> tuple[str, Any]:
     """``stmt`` as the driver's SQL and parameters, each bound value processed as SQLAlchemy
-    would (a time on SQLite becomes its stored text), for a read that takes the driver's rows
-    as they come."""
+    would (a time on SQLite becomes its stored text)."""
     dialect = conn.dialect
     compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.construct_params()
@@ -122,6 +122,33 @@ def driver_statement(conn: Connection, stmt: ClauseElement) -> tuple[str, Any]:
     if compiled.positional:
         return compiled.string, [params[name] for name in compiled.positiontup or ()]
     return compiled.string, params
+
+
+#: Rows the server sends at a time (`streamed_rows`, PostgreSQL). Chunks need libpq 17
+#: (psycopg's binary wheel bundles a newer one); before it, row by row.
+_STREAMED = 5000 if pq.version() >= 170000 else 1
+
+
+def streamed_rows(conn: Connection, stmt: ClauseElement) -> Iterator[tuple[Any, ...]]:
+    """``stmt``'s rows as the driver's tuples, read as they come, so memory stays flat however
+    many there are: on PostgreSQL the server streams them (psycopg's ``stream``) while the
+    caller works, with no fetch round trips and no thread; on SQLite the cursor steps on
+    demand. A read stopped early is cancelled by psycopg, which aborts the transaction; a
+    savepoint confines that to the read, so the caller's connection stays usable."""
+    sql, params = _driver_statement(conn, stmt)
+    with driver_cursor(conn) as cur:
+        if conn.dialect.name == "sqlite":
+            yield from cur.execute(sql, params)
+            return
+        guarded = cur.connection.info.transaction_status == pq.TransactionStatus.INTRANS  # not autocommit
+        if guarded:
+            cur.execute("SAVEPOINT streamed_read")
+        try:
+            yield from cur.stream(sql, params, size=_STREAMED)
+        finally:
+            if guarded:
+                cur.execute("ROLLBACK TO SAVEPOINT streamed_read")
+                cur.execute("RELEASE SAVEPOINT streamed_read")
 
 
 class BulkTable:

@@ -18,13 +18,14 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from engine.audit import checkpoints
-from engine.audit.chain import _driver_rows, entry_hash, verify
+from engine.audit.chain import entry_hash, verify
 from engine.audit.checkpoints import AuditKey, Checkpointer, Verdict, verify_with_checkpoints
 from engine.cli.app import app
 from engine.config import Settings
 from engine.demo.feed import demo_events, poison_messages
 from engine.runtime.outbox import build_relay
 from engine.storage import store
+from engine.storage.bulk import streamed_rows
 from tests.factories import received_doc, received_id, touch
 from tests.helpers import tampering
 from tests.store.batches import NOW, PROCESSOR, commit, inbound
@@ -297,7 +298,7 @@ def test_a_read_stopped_at_a_break_leaves_the_connection_usable(engine: Engine) 
     endless = text("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000000) SELECT i FROM n")
     with engine.connect() as conn:
         assert conn.execute(select(1)).scalar() == 1  # a transaction is open, as verify's head query opens one
-        rows = _driver_rows(conn, endless)
+        rows = streamed_rows(conn, endless)
         assert next(rows) == (1,)
         rows.close()
         assert conn.execute(select(2)).scalar() == 2
