@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import zlib
+from collections import defaultdict
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -56,12 +57,14 @@ def run_engine(
     messages: Any = None,
     workers: int = 1,
     broker_pid: int | None = None,
+    changes: dict[tuple[int, int], tuple[str, ...]] | None = None,
 ) -> dict[str, Any]:
     """The production worker drains ``total`` records while a relay process publishes the
     outbox. With ``pace``, the records are published at that rate once the worker has its
     partitions, and latency is the batch's commit time minus each record's publish time.
     CPU per event is counted per role (the workers together, the relay, the broker) over the
-    whole run, so the curve on a machine with more cores can be predicted from it."""
+    whole run, so the curve on a machine with more cores can be predicted from it. ``changes``
+    gathers, per source record (partition, offset), the columns the update of its denial set."""
     committed = {"records": 0, "transitions": 0, "rejected": 0}
     marks: dict[str, float] = {}
     latencies: list[float] = []
@@ -73,6 +76,10 @@ def run_engine(
         committed["records"] += c.records
         committed["transitions"] += c.result.transitions
         committed["rejected"] += c.result.rejected
+        if changes is not None:
+            updated = {row["id"]: row["_changed"] for row in c.result.write.changed_denials}
+            changes.update(((e["source_partition"], e["source_offset"]), updated[e["denial_id"]])
+                           for e in c.result.write.audit if e["denial_id"] in updated)  # fmt: skip
         if pace:
             latencies.extend(c.committed_at * 1000 - ts for ts in c.timestamps_ms)
 
@@ -170,9 +177,17 @@ def recorded_rows(database_url: str) -> dict[tuple[int, int], dict[str, Any]]:
     return out
 
 
-def run_floor(s: Settings, total: int, recorded: dict[tuple[int, int], dict[str, Any]]) -> dict[str, Any]:
+def run_floor(
+    s: Settings,
+    total: int,
+    recorded: dict[tuple[int, int], dict[str, Any]],
+    changes: dict[tuple[int, int], tuple[str, ...]],
+) -> dict[str, Any]:
     """Consume the same records and write the same rows with the same bulk writers, with
-    no decoding, workflow, hashing or publishing: the cost of Kafka plus the database."""
+    no decoding, workflow, hashing or publishing: the cost of Kafka plus the database.
+    A denial's update sets the columns the engine's updates for the same records set
+    (``changes``): the floor's batches are cut elsewhere, so its updates do not match the
+    engine's one for one; where the engine's run cannot say (several workers), all of them."""
     from kafka.structs import OffsetAndMetadata
 
     engine = make_engine(s.database_url)
@@ -187,6 +202,7 @@ def run_floor(s: Settings, total: int, recorded: dict[tuple[int, int], dict[str,
         first = first or time.perf_counter()
         write = store.BatchWrite()
         changed: dict[str, dict[str, Any]] = {}
+        sets: dict[str, set[str]] = defaultdict(set)
         for record in (r for batch in polled.values() for r in batch):
             slot = recorded[(record.partition, record.offset)]
             denial = slot["denial"]
@@ -200,8 +216,12 @@ def run_floor(s: Settings, total: int, recorded: dict[tuple[int, int], dict[str,
                 versions[denial["id"]] = 1
             elif denial["id"] not in changed and version > 0:
                 changed[denial["id"]] = {**denial, "version": version + 1, "_version": version}
-        for denial_id in changed:
+            if (columns := changes.get((record.partition, record.offset))) and denial["id"] in changed:
+                sets[denial["id"]].update(columns)
+        for denial_id, row in changed.items():
             versions[denial_id] += 1
+            if denial_id in sets:
+                row["_changed"] = tuple(c for c in store.MUTABLE if c in sets[denial_id] or c == "version")
         write.changed_denials = list(changed.values())
         with engine.begin() as conn:
             outbox_id = store.write_batch(conn, write, _NOW)
@@ -274,14 +294,17 @@ def main() -> None:
         base = bench_settings(broker.bootstrap, args.batch_size)
         for kind in args.db:
             curve: dict[int, dict[str, Any]] = {}
+            changes: dict[tuple[int, int], tuple[str, ...]] = {}
             for workers in args.workers:  # each count on fresh topics and a fresh database
                 s = published(base, kind, f"{kind}_engine", args.pg_admin_url, messages)
-                curve[workers] = run_engine(s, len(messages), workers=workers, broker_pid=broker.pid)
+                run_changes = changes if workers == args.workers[0] else None
+                curve[workers] = run_engine(s, len(messages), workers=workers, broker_pid=broker.pid,
+                                            changes=run_changes)  # fmt: skip
                 print(f"{kind:<10} engine   workers={workers}  {rows(curve[workers])}")
             engine_run = curve[args.workers[0]]  # the floor is one consumer
             recorded = recorded_rows(s.database_url)
             s = published(base, kind, f"{kind}_floor", args.pg_admin_url, messages)
-            floor = run_floor(s, len(messages), recorded)
+            floor = run_floor(s, len(messages), recorded, changes)
             share = engine_run["events_per_s"] / floor["events_per_s"]
             print(f"{kind:<10} floor    {rows(floor)}  engine/floor={share:.0%}")
             rate = args.latency_rate or engine_run["events_per_s"] * 0.5

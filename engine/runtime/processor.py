@@ -371,4 +371,4 @@ class Processor:
                 write.new_denials.append(store.denial_row(denial))
             else:
                 denial.version = before.version + 1
-                write.changed_denials.append(store.denial_changes(denial, before.version))
+                write.changed_denials.append(store.denial_changes(denial, before))

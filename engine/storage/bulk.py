@@ -232,23 +232,33 @@ class BulkTable:
 
     def update(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
         """Update rows (``id``, ``_version`` and the update columns) whose version still
-        matches ``_version``; return how many did. Fewer than given means a lost race."""
+        matches ``_version``; return how many did. Fewer than given means a lost race.
+        A row's ``_changed``, the update columns whose values differ from the stored row's,
+        narrows its SET on SQLite, which rewrites every index holding a column it sets, changed
+        or not (a touch's update went from 43 to 29 us a row); PostgreSQL compares the values
+        itself and is given whole rows."""
         if not rows:
             return 0
-        values = self._rows(rows, self.update_columns)
-        data = self.update_columns[:-2]
+        data = tuple(self.update_columns[:-2])
         with driver_cursor(conn) as cur:
             if self.dialect == "postgresql":
                 staging = f"_changes_{self.table.name}"
                 cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} ({self._pg_columns()}) ON COMMIT DELETE ROWS")
-                _copy(cur, staging, values)
+                _copy(cur, staging, self._rows(rows, self.update_columns))
                 sets = ", ".join(f'"{c}" = v."{c}"' for c in data)
                 cur.execute(f'UPDATE {self.table.name} AS t SET {sets} FROM {staging} AS v '
                             f'WHERE t.id = v.id AND t."{self.version}" = v._version')  # fmt: skip
-            else:
-                sets = ", ".join(f'"{c}" = ?' for c in data)
-                cur.executemany(f'UPDATE {self.table.name} SET {sets} WHERE id = ? AND "{self.version}" = ?', values)
-            return int(cur.rowcount)
+                return int(cur.rowcount)
+            by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for row in rows:
+                by_columns.setdefault(row.get("_changed", data), []).append(row)
+            updated = 0
+            for columns, group in by_columns.items():
+                sets = ", ".join(f'"{c}" = ?' for c in columns)
+                cur.executemany(f'UPDATE {self.table.name} SET {sets} WHERE id = ? AND "{self.version}" = ?',
+                                self._rows(group, [*columns, "id", "_version"]))  # fmt: skip
+                updated += cur.rowcount
+            return updated
 
     def _pg_columns(self) -> str:
         pg = postgresql.dialect()

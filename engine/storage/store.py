@@ -76,8 +76,12 @@ def denial_row(denial: SimpleNamespace) -> dict[str, Any]:
     return {c.name: getattr(denial, c.name) for c in DENIALS.c}
 
 
-def denial_changes(denial: SimpleNamespace, old_version: int) -> dict[str, Any]:
-    return {**{name: getattr(denial, name) for name in MUTABLE}, "id": denial.id, "_version": old_version}
+def denial_changes(denial: SimpleNamespace, before: SimpleNamespace) -> dict[str, Any]:
+    """The update of a stored denial: its ``MUTABLE`` columns, checked against the version
+    ``before`` has, and which of them differ from ``before`` (`BulkTable.update`)."""
+    values = {name: getattr(denial, name) for name in MUTABLE}
+    changed = tuple(name for name, value in values.items() if value != getattr(before, name))
+    return {**values, "id": denial.id, "_version": before.version, "_changed": changed}
 
 
 @dataclass
@@ -85,7 +89,7 @@ class BatchWrite:
     """Everything one batch changes, written in one transaction."""
 
     new_denials: list[dict[str, Any]] = field(default_factory=list)
-    changed_denials: list[dict[str, Any]] = field(default_factory=list)  # MUTABLE columns, id, _version
+    changed_denials: list[dict[str, Any]] = field(default_factory=list)  # `denial_changes` rows
     audit: list[dict[str, Any]] = field(default_factory=list)
     processed: list[dict[str, Any]] = field(default_factory=list)
     # replace a refusal's row: its digest in `_was`, its outcome in `_was_outcome`

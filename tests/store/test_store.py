@@ -1,6 +1,7 @@
 """The store, the audit chain and replay on real SQLite and PostgreSQL (one suite, both adapters)."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import Engine, select, update
@@ -53,12 +54,35 @@ def test_duplicates_inside_one_batch_apply_once(engine: Engine) -> None:
     assert (result.applied, result.duplicates, result.transitions) == (1, 2, 3)
 
 
+def test_denials_changed_in_different_columns_are_each_updated_whole(engine: Engine) -> None:
+    """SQLite sets only the columns a row changed, one statement per set of them: each
+    denial must still come out exactly as the batch left it."""
+    docs = [received_doc(n) for n in (11, 12, 13)]
+    commit(engine, inbound(docs))
+    with engine.connect() as conn:
+        before = [store.get_denial(conn, received_id(d)) for d in docs]
+    after = [SimpleNamespace(**vars(d)) for d in before]
+    after[0].touches, after[0].owner = 7, "someone.else"
+    after[1].state, after[1].outcome = "worked", {"note": "moved"}
+    for denial in after:  # the third changes nothing but its version
+        denial.version += 1
+    rows = [store.denial_changes(a, b) for a, b in zip(after, before, strict=True)]
+    assert rows[2]["_changed"] == ("version",)
+    with engine.begin() as conn:
+        store.write_batch(conn, store.BatchWrite(changed_denials=rows), NOW)
+    with engine.connect() as conn:
+        stored = [store.get_denial(conn, d.id) for d in after]
+    assert [{k: getattr(d, k) for k in store.MUTABLE} for d in stored] == [
+        {k: getattr(d, k) for k in store.MUTABLE} for d in after
+    ]
+
+
 def test_a_stale_version_is_a_conflict_not_an_overwrite(engine: Engine) -> None:
     doc = received_doc(3)
     commit(engine, inbound([doc]))
     with engine.connect() as conn:
         denial = store.get_denial(conn, received_id(doc))
-    row = store.denial_changes(denial, denial.version - 1)
+    row = store.denial_changes(denial, SimpleNamespace(**{**vars(denial), "version": denial.version - 1}))
     with pytest.raises(ConcurrencyConflict), engine.begin() as conn:
         store.write_batch(conn, store.BatchWrite(changed_denials=[row]), NOW)
 
