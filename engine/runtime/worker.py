@@ -35,6 +35,7 @@ from engine.runtime.heartbeat import Heartbeat
 from engine.runtime.poll_loop import Polled, PollLoop
 from engine.runtime.processor import BatchResult, Processor
 from engine.storage import store
+from engine.storage.wal import WalCheckpointer
 
 log = structlog.get_logger("denialflow.worker")
 
@@ -65,6 +66,7 @@ class Worker(PollLoop):
         db_retries: int,
         on_commit: Callable[[Committed], None] | None = None,
         heartbeat: Heartbeat | None = None,
+        checkpointer: WalCheckpointer | None = None,
     ) -> None:
         super().__init__(consumer, poll_timeout_ms=poll_timeout_ms, max_records=batch_size,
                          heartbeat=heartbeat or Heartbeat(engine, "worker"), log=log)  # fmt: skip
@@ -72,6 +74,14 @@ class Worker(PollLoop):
         self.processor = processor
         self.db_retries = db_retries
         self.on_commit = on_commit
+        self.checkpointer = checkpointer  # SQLite: takes the WAL checkpoints out of our commits
+
+    def run(self, until: Callable[[], bool] = lambda: False, close: bool = True) -> None:
+        try:
+            super().run(until, close)
+        finally:
+            if close and self.checkpointer:
+                self.checkpointer.close()
 
     def handle(self, polled: Polled) -> None:
         started = time.perf_counter()
@@ -122,6 +132,8 @@ class Worker(PollLoop):
                 with self.engine.begin() as conn:
                     result = self.processor.process(conn, messages, unwritable)
                     store.write_batch(conn, result.write, result.now)
+                if self.checkpointer:
+                    self.checkpointer.nudge()
                 return result
             except (TransientError, IntegrityError) as exc:
                 retry = attempt < self.db_retries

@@ -22,13 +22,22 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, checkpoints: bool = True, **kwargs: Any) -> Engine:
+    """``checkpoints=False``: this engine's SQLite commits leave WAL checkpoints to a
+    `engine.storage.wal.WalCheckpointer` (the worker's hot path)."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas if checkpoints else _sqlite_pragmas_without_checkpoints)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_pragmas_without_checkpoints(dbapi_conn: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_conn, record)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA wal_autocheckpoint=0")
+    cur.close()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
