@@ -221,7 +221,7 @@ def run_floor(
         for denial_id, row in changed.items():
             versions[denial_id] += 1
             if denial_id in sets:
-                row["_changed"] = tuple(c for c in store.MUTABLE if c in sets[denial_id] or c == "version")
+                row["_changed"] = tuple(c for c in store.MUTABLE if c in sets[denial_id])
         write.changed_denials = list(changed.values())
         with engine.begin() as conn:
             outbox_id = store.write_batch(conn, write, _NOW)

@@ -3,6 +3,7 @@
 Alembic is imported where a migration runs: every engine process opens engines, few migrate,
 and loading it costs each process start about a tenth of a second."""
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,19 +29,12 @@ def make_engine(url: str, checkpoints: bool = True, **kwargs: Any) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas if checkpoints else _sqlite_pragmas_without_checkpoints)
+        event.listen(engine, "connect", partial(_sqlite_pragmas, checkpoints=checkpoints))
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _sqlite_pragmas_without_checkpoints(dbapi_conn: Any, record: Any) -> None:
-    _sqlite_pragmas(dbapi_conn, record)
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA wal_autocheckpoint=0")
-    cur.close()
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, checkpoints: bool) -> None:
     # WAL lets readers (CLI, auditors) run beside the worker. synchronous=NORMAL in WAL
     # mode survives a process crash (SIGKILL) without losing a committed transaction;
     # only a power loss can drop the last commits, which PostgreSQL is for.
@@ -51,6 +45,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # A 256 MiB page cache keeps the hot index pages (denial ids, event ids are random
     # keys) in memory; the default 2,000 pages made every batch re-read them.
     cur.execute("PRAGMA cache_size=-262144")
+    if not checkpoints:  # a WalCheckpointer takes them beside the commits (engine/storage/wal.py)
+        cur.execute("PRAGMA wal_autocheckpoint=0")
     cur.close()
 
 
