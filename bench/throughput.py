@@ -46,6 +46,7 @@ from engine.runtime.messages import Message
 from engine.runtime.worker import Committed
 from engine.storage import store
 from engine.storage.db import count_rows, make_engine
+from engine.storage.wal import writer_engine
 
 Process = subprocess.Popen[bytes]
 
@@ -190,7 +191,7 @@ def run_floor(
     engine's one for one; where the engine's run cannot say (several workers), all of them."""
     from kafka.structs import OffsetAndMetadata
 
-    engine = make_engine(s.database_url)
+    engine, checkpointer = writer_engine(s.database_url)  # the worker's commits, checkpoints and all
     consumer = make_consumer(s, s.events_topic)
     versions: dict[str, int] = {}
     seen = 0
@@ -227,9 +228,13 @@ def run_floor(
             outbox_id = store.write_batch(conn, write, _NOW)
         with engine.begin() as conn:
             store.delete_outbox(conn, [outbox_id])
+        if checkpointer:
+            checkpointer.nudge()
         consumer.commit({tp: OffsetAndMetadata(b[-1].offset + 1, "", -1) for tp, b in polled.items()})
         seen += sum(len(b) for b in polled.values())
     elapsed = time.perf_counter() - first
+    if checkpointer:
+        checkpointer.close()
     consumer.close()
     engine.dispose()
     return {"records": seen, "seconds": elapsed, "events_per_s": total / elapsed}

@@ -10,8 +10,7 @@ from engine.runtime.heap import settle_heap
 from engine.runtime.kafka import make_consumer
 from engine.runtime.processor import Processor, Topics
 from engine.runtime.worker import Committed, Worker
-from engine.storage.db import make_engine
-from engine.storage.wal import WalCheckpointer
+from engine.storage.wal import writer_engine
 from workflows.auth_rules import AuthRules
 from workflows.escalation import EscalationRules
 from workflows.payers import PayerPolicies
@@ -25,8 +24,7 @@ def build_worker(
     settings: Settings, clock: Clock | None = None, on_commit: Callable[[Committed], None] | None = None
 ) -> Worker:
     """Everything the worker needs, built once: one engine, one producer, one machine."""
-    sqlite = settings.database_url.startswith("sqlite")
-    engine = make_engine(settings.database_url, checkpoints=not sqlite)
+    engine, checkpointer = writer_engine(settings.database_url)
     processor = Processor(
         LivePolicy(
             Routing.load(settings.routing_file),
@@ -51,7 +49,7 @@ def build_worker(
         poll_timeout_ms=settings.poll_timeout_ms,
         db_retries=settings.db_retries,
         on_commit=on_commit,
-        checkpointer=WalCheckpointer(engine) if sqlite else None,
+        checkpointer=checkpointer,
     )
 
 

@@ -17,7 +17,18 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from engine.storage.db import make_engine
+
 log = structlog.get_logger("denialflow.wal")
+
+
+def writer_engine(url: str) -> tuple[Engine, "WalCheckpointer | None"]:
+    """The engine of a process whose commits are its hot path (the worker, the benchmark's
+    floor) and, on SQLite, the checkpointer those commits nudge."""
+    if not url.startswith("sqlite"):
+        return make_engine(url), None
+    engine = make_engine(url, checkpoints=False)
+    return engine, WalCheckpointer(engine)
 
 
 class WalCheckpointer:
