@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from engine.errors import Rejected
-from engine.intake.events import decode
+from engine.intake.events import _ADAPTER, decode
 from tests.factories import received_doc
 
 
@@ -54,3 +54,40 @@ PLAIN = [(("data", "billed_amount"), "400"), (("data", "billed_amount"), 400), (
 @pytest.mark.parametrize(("path", "value"), PLAIN)
 def test_the_plain_forms_are_accepted(path: tuple[str, ...], value: Any) -> None:
     assert decode(_with(path, value)).data.billed_amount >= 0
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "code"),
+    [
+        (("data", "billed_amount"), "-1", "schema.invalid_field"),
+        (("data", "billed_amount"), 10**15, "schema.invalid_field"),
+        (("data", "date_of_service"), "1899-12-31", "schema.invalid_field"),
+        (("data", "date_of_service"), "2101-01-01", "schema.invalid_field"),
+    ],
+)
+def test_a_value_past_its_bounds_is_refused_naming_the_field(path: tuple[str, ...], value: Any, code: str) -> None:
+    with pytest.raises(Rejected) as err:
+        decode(_with(path, value))
+    assert (err.value.code, err.value.field) == (code, ".".join(path))
+
+
+def test_the_bounds_are_checked_by_pydantic_core() -> None:
+    """Bounds given after a validator become Python functions, run on every value of every
+    event (Money 5.4 us instead of 2.1): the schema must hold none of pydantic's own."""
+    assert "pydantic._internal._validators" not in {
+        getattr(getattr(f, "func", f), "__module__", None) for f in _functions(_ADAPTER.core_schema)
+    }
+
+
+def _functions(schema: Any) -> list[Any]:
+    """Every validator function in a core schema, however deep."""
+    found = []
+    if isinstance(schema, dict):
+        if callable(schema.get("function")):
+            found.append(schema["function"])
+        for value in schema.values():
+            found.extend(_functions(value))
+    elif isinstance(schema, list | tuple):
+        for value in schema:
+            found.extend(_functions(value))
+    return found
