@@ -169,23 +169,27 @@ class BulkTable:
         self, conn: Connection, ids: Sequence[str], columns: Sequence[str], key: str = "id"
     ) -> list[SimpleNamespace]:
         """``columns`` of the rows whose ``key`` is one of ``ids``, as plain objects."""
-        if not ids:
-            return []
-        names = ", ".join(f'"{c}"' for c in columns)
         readers = [(i, f) for i, c in enumerate(columns) if (f := _reader(self.table.c[c], self.dialect))]
-        with driver_cursor(conn) as cur:
-            if self.dialect == "postgresql":
-                cur.execute(f'SELECT {names} FROM {self.table.name} WHERE "{key}" = ANY(%s)', [list(ids)])
-            else:
-                cur.execute(f'SELECT {names} FROM {self.table.name} WHERE "{key}" IN ({_marks(ids)})', list(ids))
-            rows = cur.fetchall()
         loaded = []
-        for row in rows:
+        for row in self.fetch(conn, ids, columns, key):
             values = list(row)
             for i, read in readers:
                 values[i] = read(values[i])
             loaded.append(SimpleNamespace(**dict(zip(columns, values, strict=True))))
         return loaded
+
+    def fetch(self, conn: Connection, ids: Sequence[str], columns: Sequence[str], key: str = "id") -> list[Any]:
+        """``columns`` of the rows whose ``key`` is one of ``ids``, as the driver returns them:
+        one statement, none of SQLAlchemy's per-call compiling of an expanding IN."""
+        if not ids:
+            return []
+        names = ", ".join(f'"{c}"' for c in columns)
+        with driver_cursor(conn) as cur:
+            if self.dialect == "postgresql":
+                cur.execute(f'SELECT {names} FROM {self.table.name} WHERE "{key}" = ANY(%s)', [list(ids)])
+            else:
+                cur.execute(f'SELECT {names} FROM {self.table.name} WHERE "{key}" IN ({_marks(ids)})', list(ids))
+            return cur.fetchall()
 
     def _rows(self, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[list[Any]]:
         """Each row's ``columns`` in order, converted for the driver: one C-level pick per row,

@@ -165,12 +165,8 @@ def _write_side_tables(conn: Connection, batch: BatchWrite) -> None:
 
 def processed_ids(conn: Connection, keys: Collection[str]) -> dict[str, tuple[str | None, str]]:
     """Which of ``keys`` were processed already, each with the digest of the body it had and its outcome."""
-    if not keys:
-        return {}
-    query = select(PROCESSED.c.event_id, PROCESSED.c.digest, PROCESSED.c.outcome).where(
-        PROCESSED.c.event_id.in_(list(keys))
-    )
-    return {row.event_id: (row.digest, row.outcome) for row in conn.execute(query)}
+    rows = _bulk(conn.dialect.name).processed.fetch(conn, list(keys), ("event_id", "digest", "outcome"), "event_id")
+    return {event_id: (digest, outcome) for event_id, digest, outcome in rows}
 
 
 _RECLAIM = (
@@ -192,10 +188,7 @@ def _reclaim_processed(conn: Connection, rows: Sequence[dict[str, Any]]) -> None
 
 def denial_keys(conn: Connection, ids: Collection[str]) -> dict[str, str]:
     """Claim-line ids -> the stored ids of the denials migrated under older ones."""
-    if not ids:
-        return {}
-    query = select(KEYS.c.key_id, KEYS.c.denial_id).where(KEYS.c.key_id.in_(list(ids)))
-    return {row.key_id: row.denial_id for row in conn.execute(query)}
+    return dict(_bulk(conn.dialect.name).keys.fetch(conn, list(ids), ("key_id", "denial_id"), "key_id"))
 
 
 @dataclass(frozen=True)
@@ -205,6 +198,7 @@ class _BulkTables:
     processed: BulkTable
     timers: BulkTable
     outcomes: BulkTable
+    keys: BulkTable
 
 
 @cache
@@ -215,6 +209,7 @@ def _bulk(dialect: str) -> _BulkTables:
         BulkTable(PROCESSED, dialect),
         BulkTable(TIMERS, dialect),
         BulkTable(OUTCOMES, dialect),
+        BulkTable(KEYS, dialect),
     )
 
 
