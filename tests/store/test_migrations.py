@@ -125,3 +125,30 @@ def test_migration_0016_takes_the_soonest_pending_row_and_remembers_the_fired_on
             "rule": "soft_write_off"
         }
         assert [r.denial_id for r in conn.execute(select(store.TIMERS))] == ["auth-AETNA-A1"]  # alerts stay rows
+
+
+def _root_causes(engine: Engine) -> dict[str, Any]:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(store.DENIALS.c.id, store.DENIALS.c.root_cause)).all())
+
+
+def _root_cause_type(engine: Engine) -> str | None:
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        return conn.scalar(sa.text("SELECT data_type FROM information_schema.columns "
+                                   "WHERE table_name = 'denials' AND column_name = 'root_cause'"))  # fmt: skip
+
+
+def test_migration_0017_keeps_each_root_cause_as_it_retypes_the_column(engine: Engine) -> None:
+    _seed(engine)
+    url = engine.url.render_as_string(hide_password=False)
+    before = _root_causes(engine)
+    assert sum(1 for cause in before.values() if cause) == 2  # both closed denials carry one
+    engine.dispose()
+    command.downgrade(alembic_config(url), "0016")
+    assert _root_cause_type(engine) in (None, "json")
+    assert _root_causes(engine) == before
+    command.upgrade(alembic_config(url), "head")
+    assert _root_cause_type(engine) in (None, "jsonb")
+    assert _root_causes(engine) == before

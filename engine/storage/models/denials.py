@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from engine.storage.models.columns import SERIAL_ID, timestamp_field
+from engine.storage.models.columns import QUERIED_JSON, SERIAL_ID, timestamp_field
 from engine.storage.models.covering import covering_index
 
 #: The dashboard's covering indexes: the open-work rows (a partial index in value order, so
@@ -93,7 +93,7 @@ class Denial(SQLModel, table=True):
     first_touch_at: datetime | None = timestamp_field(nullable=True)
     resolution: str | None = Field(default=None, max_length=20)
     outcome: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    root_cause: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    root_cause: dict[str, Any] | None = Field(default=None, sa_type=QUERIED_JSON)  # the closed pass reads "preventable"
     patient: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     auth_check: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     filing_deadline: date | None = None
