@@ -8,6 +8,7 @@ from engine.clock import Clock, clock_from
 from engine.config import Settings
 from engine.runtime.heap import settle_heap
 from engine.runtime.kafka import make_consumer
+from engine.runtime.pipeline import PipelinedWorker
 from engine.runtime.processor import Processor, Topics
 from engine.runtime.worker import Committed, Worker
 from engine.storage.wal import writer_engine
@@ -41,7 +42,9 @@ def build_worker(
         ),
         clock or clock_from(settings.now),
     )
-    return Worker(
+    # SQLite's driver retakes the GIL for every row a busy main thread holds: no gain there
+    kind = PipelinedWorker if settings.pipeline and engine.dialect.name == "postgresql" else Worker
+    return kind(
         make_consumer(settings, settings.events_topic),
         engine,
         processor,

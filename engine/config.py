@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     session_timeout_ms: int = Field(10_000, ge=1000)
     heartbeat_interval_ms: int = Field(3_000, ge=100)
     db_retries: int = Field(5, ge=0, description="retries of a batch on a transient database error")
+    pipeline: bool = Field(
+        True, description="PostgreSQL: write each batch in a thread while the next is worked (engine.runtime.pipeline)"
+    )
     routing_file: Path | None = Field(None, description="routing TOML; the packaged default when unset")
     payers_file: Path | None = Field(None, description="payer deadlines TOML; the packaged default when unset")
     escalation_file: Path | None = Field(None, description="escalation rules TOML; the packaged default when unset")

@@ -11,6 +11,7 @@ committed: the new owner reads it again, and the engine skips what is already ap
 import signal
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any, TypeVar
 
 from kafka import KafkaConsumer
@@ -58,6 +59,9 @@ class PollLoop:
         """Finish one batch: the steps that touch the database or the broker go through `waited_out`."""
         raise NotImplementedError
 
+    def settle(self) -> None:
+        """Finish what `handle` left in flight, before the loop returns (nothing, here)."""
+
     def figures(self) -> dict[str, Any]:
         """What the heartbeat carries: records finished, and the lag behind the fetched highwater."""
         return {"records": self.records, "lag": sum(self._lag.values())}
@@ -76,6 +80,8 @@ class PollLoop:
                 except GaveUp:
                     continue  # stopping (the loop ends), or the batch went to another member
                 self.outage.running(**self.figures())
+            with suppress(GaveUp):  # stopping while the store is away: the records come again
+                self.settle()
         finally:
             if close:
                 self.consumer.close(autocommit=False)

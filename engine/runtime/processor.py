@@ -52,6 +52,13 @@ class BatchResult:
     rejected: int = 0
     transitions: int = 0
     rejected_by_code: dict[str, int] = field(default_factory=dict)
+    #: the denials the batch inserted or changed, as they stand after it (what a batch worked
+    #: while this one's write is in flight reads in their place: `Processor.process_ahead`)
+    denials: dict[str, SimpleNamespace] = field(default_factory=dict)
+
+    def recorded(self) -> dict[str, tuple[str | None, str]]:
+        """The event ids the batch records in `processed_events`, with digest and outcome."""
+        return {r["event_id"]: (r["digest"], r["outcome"]) for r in (*self.write.processed, *self.write.reclaimed)}
 
     def merged(self, later: "BatchResult") -> "BatchResult":
         """This result and a later one's as one batch's (the worker's record-by-record commit):
@@ -90,6 +97,11 @@ def _feed_message(denial: SimpleNamespace, entry: dict[str, Any]) -> bytes:
 #: What `Processor._apply` records for an event it accepted; anything else is a rejection code.
 #: A refused event reserves nothing: another body under its id is worked as new.
 ACCEPTED = frozenset({"applied", "timer.stale", "review.reversal_unmatched", "no_denial", NO_CHANGE})
+
+
+class _Sequential(Exception):
+    """A batch with an event outside the denials (prevention) is not worked ahead: its reads
+    (authorizations, claim checks) are not among what a batch in flight is overlaid with."""
 
 
 class _Poisoned(Exception):
@@ -182,37 +194,73 @@ class Processor:
         `engine.internal_error` and the batch worked again without it (nothing is written yet).
         ``unwritable``: what the store refused when this (single) record was written; it is
         rejected for that, unless it was processed before."""
+        return self._work(conn, messages, unwritable, None, ahead=False)
+
+    def process_ahead(self, conn: Connection, messages: list[Inbound], after: BatchResult | None) -> BatchResult | None:
+        """The batch's result, worked while ``after``, the batch before it, may still be being
+        written (the pipelined worker): the store is read with ``after`` laid over it (the
+        denials it changed, the ids it recorded, the open work it moved), so the result is the
+        one the batch would have once ``after`` committed. None for a batch holding events
+        outside the denials (prevention), whose reads no overlay covers: it goes the sequential way."""
+        try:
+            return self._work(conn, messages, None, after, ahead=True)
+        except _Sequential:
+            return None
+
+    def _work(
+        self,
+        conn: Connection,
+        messages: list[Inbound],
+        unwritable: Exception | None,
+        after: BatchResult | None,
+        *,
+        ahead: bool,
+    ) -> BatchResult:
         poisoned: dict[str, Exception] = {}
         while True:
             try:
-                return self._process(conn, messages, poisoned, unwritable)
+                return self._process(conn, messages, poisoned, unwritable, after, ahead)
             except _Poisoned as poison:
                 log.error("event.poisoned", key=poison.key, error=type(poison.cause).__name__)
                 poisoned[poison.key] = poison.cause
 
     def _process(
-        self, conn: Connection, messages: list[Inbound], poisoned: dict[str, Exception], unwritable: Exception | None
+        self,
+        conn: Connection,
+        messages: list[Inbound],
+        poisoned: dict[str, Exception],
+        unwritable: Exception | None,
+        after: BatchResult | None,
+        ahead: bool,
     ) -> BatchResult:
         now = self.clock()
         decoded = [(msg, *decode_record(msg)) for msg in messages]
+        valid = [e for _, e, _, _ in decoded if e is not None]
+        if ahead and any(e.type in WITHOUT_DENIAL for e in valid):
+            raise _Sequential
         # The idempotency key: a valid event's id; for bytes that failed validation, where they
         # sit, so a corrected re-send under the same event id is still applied.
         keys = [e.event_id if e is not None else f"kafka:{m.topic}:{m.partition}:{m.offset}" for m, e, _, _ in decoded]
         digests = [body_digest(m.value) if e is not None else None for m, e, _, _ in decoded]
         done = store.processed_ids(conn, keys)
+        if after is not None:
+            recorded = after.recorded()
+            done.update((k, recorded[k]) for k in keys if k in recorded)
         self._stored, self._rows = dict(done), {}
-        valid = [e for _, e, _, _ in decoded if e is not None]
         ids = {i for e in valid for i in _denial_ids(e)}
-        loaded = store.load_working(conn, ids)
+        loaded = self._load(conn, ids, after)
         self._moved = store.denial_keys(conn, ids - loaded.keys())
         if self._moved:
             ids |= set(self._moved.values())
-            loaded.update(store.load_working(conn, set(self._moved.values()) - loaded.keys()))
+            loaded.update(self._load(conn, set(self._moved.values()) - loaded.keys(), after))
         current = dict(loaded)
         receipts = [e.data for e in valid if e.type == "denial.received" and e.data.patient]
         patients = {(d.payer_id, d.patient.member_id) for d in receipts if d.patient.member_id}
         result = BatchResult(now)
-        context = Context({}, store.open_work(conn))
+        open_work = store.open_work(conn)
+        for owner, change in after.write.workload.items() if after is not None else ():
+            open_work[owner] = open_work.get(owner, 0) + change
+        context = Context({}, open_work)
         self._prevention = PreventionBatch(
             conn, valid, patients, self.policy.auth_rules, self.topics, result.write, context.authorizations
         )
@@ -247,8 +295,16 @@ class Processor:
                 self._processed(result.write, key, outcome, now, digest)
                 result.applied += 1
             done[key] = (digest, outcome)
-        self._collect_denials(result.write, loaded, current, now)
+        self._collect_denials(result, loaded, current, now)
         return result
+
+    @staticmethod
+    def _load(conn: Connection, ids: set[str], after: BatchResult | None) -> dict[str, SimpleNamespace]:
+        """The denials ``ids`` name as they stand: as ``after`` left them, else as stored."""
+        held = after.denials if after is not None else {}
+        loaded = {i: held[i] for i in ids if i in held}
+        loaded.update(store.load_working(conn, ids - loaded.keys()))
+        return loaded
 
     def _apply(
         self,
@@ -359,12 +415,14 @@ class Processor:
 
     @staticmethod
     def _collect_denials(
-        write: store.BatchWrite, loaded: dict[str, SimpleNamespace], current: dict[str, SimpleNamespace], now: datetime
+        result: BatchResult, loaded: dict[str, SimpleNamespace], current: dict[str, SimpleNamespace], now: datetime
     ) -> None:
+        write = result.write
         for denial_id, denial in current.items():
             before = loaded.get(denial_id)
             if before is denial:
                 continue
+            result.denials[denial_id] = denial
             denial.updated_at = now
             if before is None:
                 denial.version = 1

@@ -9,7 +9,9 @@ found in the processed table and skipped. The outbox row is durable from step 1,
 and the relay (`engine.runtime.outbox`, its own process) publishes it: nothing the batch
 produced can be lost, and the worker does not spend its core on producing. Offsets
 are committed before the next poll, and a rebalance only happens inside poll, so a
-revoked partition never has uncommitted work.
+revoked partition never has uncommitted work. (On PostgreSQL the pipelined worker,
+`engine.runtime.pipeline`, polls once before a batch's offsets go in; what a rebalance
+then moves is read again and skipped as processed.)
 
 A record whose content the store refuses (a value past a column's range the schema let
 through) must not stop the partition: the batch is then committed one record at a time, and
@@ -50,8 +52,13 @@ class Committed:
 
     result: BatchResult
     records: int
-    committed_at: float
+    committed_at: float  # when the batch's transaction committed (its offsets follow)
     timestamps_ms: list[int]
+
+
+def inbound(polled: Polled) -> list[Inbound]:
+    """A poll's records in the processor's terms, partition by partition."""
+    return [Inbound(r.topic, r.partition, r.offset, r.key, r.value) for batch in polled.values() for r in batch]
 
 
 class Worker(PollLoop):
@@ -85,10 +92,15 @@ class Worker(PollLoop):
 
     def handle(self, polled: Polled) -> None:
         started = time.perf_counter()
-        records = [r for batch in polled.values() for r in batch]
-        messages = [Inbound(r.topic, r.partition, r.offset, r.key, r.value) for r in records]
+        messages = inbound(polled)
         result = self.waited_out(polled, lambda: self._commit_batch(messages))
+        committed_at = time.time()
         self.waited_out(polled, lambda: self.commit(polled))
+        self.report(polled, result, started, committed_at)
+
+    def report(self, polled: Polled, result: BatchResult, started: float, committed_at: float) -> None:
+        """A batch committed, offsets and all: the log line and the `on_commit` hook."""
+        records = [r for batch in polled.values() for r in batch]
         log.info(
             "batch.committed",
             records=len(records),
@@ -100,7 +112,7 @@ class Worker(PollLoop):
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
         if self.on_commit:
-            self.on_commit(Committed(result, len(records), time.time(), [r.timestamp for r in records]))
+            self.on_commit(Committed(result, len(records), committed_at, [r.timestamp for r in records]))
 
     def _commit_batch(self, messages: list[Inbound]) -> BatchResult:
         """Step 1 of the commit order, never half-applied; a batch the store refuses for one

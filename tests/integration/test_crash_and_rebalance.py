@@ -7,7 +7,9 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +17,9 @@ from consumers.denial_events import build_worker
 from engine.audit.chain import verify
 from engine.config import Settings
 from engine.demo.feed import demo_events, poison_messages
+from engine.errors import ConcurrencyConflict
 from engine.runtime.worker import Committed
+from engine.storage import store
 from engine.storage.db import make_engine
 from tests.conftest import _truncate, sqlite_copy
 from tests.helpers import (
@@ -175,4 +179,31 @@ def test_two_workers_and_a_rebalance_apply_each_event_exactly_once(
         w.engine.dispose()
     drain_outbox(s)
     assert progress[0].records < published and progress[1].records > 0, "the rebalance never moved a partition"
+    _assert_same_as_baseline(s, baseline)
+
+
+def test_writes_that_fail_after_writing_are_redone_and_equal_an_uninterrupted_run(
+    settings: Settings, published: int, baseline: dict, tmp_path: Path, sqlite_template: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """About one batch's write in three puts all its rows in and then loses a race, so its
+    transaction rolls back. On PostgreSQL that write is the pipelined one in the writer thread, with the
+    next batch already worked over it: both are worked again from the store."""
+    s = variant(settings, database_url=_fresh_store(settings, tmp_path, sqlite_template, 7), batch_size=25)
+    real, failed_in, failed = store.write_batch, [], set()
+
+    def lost_race(conn: Any, batch: store.BatchWrite, now: Any) -> int | None:
+        outbox_id = real(conn, batch, now)
+        first = batch.audit[0]["event_id"] if batch.audit else None
+        if first is not None and first not in failed and zlib.crc32(first.encode()) % 3 == 0:
+            failed.add(first)  # each batch once: its redo goes through
+            failed_in.append(threading.current_thread().name)
+            raise ConcurrencyConflict("injected: another worker changed a denial first")
+        return outbox_id
+
+    monkeypatch.setattr(store, "write_batch", lost_race)
+    run_worker(s, published)
+    assert failed_in, "no write was made to fail"
+    if s.database_url.startswith("postgresql"):
+        assert any(name.startswith("batch-writer") for name in failed_in), failed_in
     _assert_same_as_baseline(s, baseline)
