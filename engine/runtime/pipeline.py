@@ -22,7 +22,6 @@ processed-event key and is redone, finding them processed): nothing is applied t
 SQLite does not gain: its driver retakes the GIL for every row, which a busy main thread holds.
 """
 
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -54,17 +53,9 @@ def _joined(first: Polled, then: Polled) -> Polled:
     return {tp: [*first.get(tp, []), *then.get(tp, [])] for tp in first.keys() | then.keys()}
 
 
-#: How long a thread may hold the GIL while another waits for it. The writer gives it up at
-#: every round trip to the server and must get it back from a main thread that is busy
-#: working the next batch; at Python's default 5 ms each of a write's few dozen round trips
-#: waits that long, which cost the write more than it overlapped.
-_SWITCH_INTERVAL_S = 0.0005
-
-
 class PipelinedWorker(Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        sys.setswitchinterval(_SWITCH_INTERVAL_S)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="batch-writer")
         self._in_flight: _InFlight | None = None
 
