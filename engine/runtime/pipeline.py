@@ -122,6 +122,5 @@ class PipelinedWorker(Worker):
             log.warning("batch.write_redone", records=len(flight.messages), error=type(exc).__name__)
             result = self.waited_out(held, lambda: self._commit_batch(flight.messages))
             committed_at, landed = time.time(), False
-        self.waited_out(held, lambda: self.commit(flight.polled))
-        self.report(flight.polled, result, flight.started, committed_at)
+        self.finish(flight.polled, result, flight.started, committed_at, held)
         return landed

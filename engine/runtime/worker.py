@@ -94,12 +94,14 @@ class Worker(PollLoop):
         started = time.perf_counter()
         messages = inbound(polled)
         result = self.waited_out(polled, lambda: self._commit_batch(messages))
-        committed_at = time.time()
-        self.waited_out(polled, lambda: self.commit(polled))
-        self.report(polled, result, started, committed_at)
+        self.finish(polled, result, started, time.time())
 
-    def report(self, polled: Polled, result: BatchResult, started: float, committed_at: float) -> None:
-        """A batch committed, offsets and all: the log line and the `on_commit` hook."""
+    def finish(
+        self, polled: Polled, result: BatchResult, started: float, committed_at: float, held: Polled | None = None
+    ) -> None:
+        """Step 2 for a batch whose transaction committed: its offsets (``held``: what an outage
+        meanwhile holds, the batch by default), then the log line and the `on_commit` hook."""
+        self.waited_out(held or polled, lambda: self.commit(polled))
         records = [r for batch in polled.values() for r in batch]
         log.info(
             "batch.committed",
