@@ -75,22 +75,22 @@ class _Envelope(_Strict):
 
 
 class _RemitLineEnvelope(_Envelope):
-    """Receipts and paid lines carry their denial id in their data; a given id must agree."""
+    """Receipts and paid lines carry their denial id in their data; a given id must agree.
 
-    @model_validator(mode="before")
-    @classmethod
-    def _derive_denial_id(cls, raw: Any) -> Any:
-        data = raw.get("data") if isinstance(raw, dict) else None
-        if not isinstance(data, dict):
-            return raw
-        try:
-            derived = receipt_denial_id(data)
-        except (KeyError, TypeError, ValueError):
-            return raw  # the field-level validation names what is wrong
-        given = raw.get("denial_id")
-        if given is not None and given != derived and given != _legacy_id(data):
+    The id is derived once the fields are valid (this replaces the envelope's presence check):
+    a validator run before them made pydantic-core build the whole message as Python objects
+    and validate those, about 60 of a receipt's 90 us (bench/throughput.py, issue 13)."""
+
+    @model_validator(mode="after")
+    def _denial_id_present(self) -> Self:
+        data = vars(self.data)  # the validated fields, as `receipt_denial_id` reads a raw document
+        derived = receipt_denial_id(data)
+        given = self.denial_id
+        if given is None:
+            object.__setattr__(self, "denial_id", derived)  # frozen: set once, while validating
+        elif given != derived and given != _legacy_id(data):
             raise ValueError(f"denial_id {given!r} differs from the id derived from payer, claim and line")
-        return raw if given is not None else {**raw, "denial_id": derived}
+        return self
 
 
 def _legacy_id(data: dict[str, Any]) -> str | None:

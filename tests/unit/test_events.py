@@ -2,6 +2,7 @@ import json
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
+from uuid import UUID, uuid5
 
 import pytest
 
@@ -35,6 +36,26 @@ def test_identity_is_the_practice_claim_line_not_the_payer_adjudication() -> Non
     assert decode(_raw(by_line_control)).denial_id == denial_id_for("AETNA", "PCN5", "6R:LN-1")
     other_claim = {**doc, "data": {**doc["data"], "patient_control_number": "PCN6"}}
     assert decode(_raw(other_claim)).denial_id != decode(_raw(doc)).denial_id
+
+
+@pytest.mark.parametrize(
+    ("parts", "name"),
+    [(("AETNA", "PCN5", "90837::2026-09-10:1"), "AETNA|pcn:PCN5|90837::2026-09-10:1"),
+     (("BCBS-TX", "Müller-7", "6R:LN 1"), "BCBS-TX|pcn:Müller-7|6R:LN 1"), (("", "", "0"), "|pcn:|0")],
+)  # fmt: skip
+def test_a_denial_id_is_the_uuid5_of_its_claim_line(parts: tuple[str, str, str], name: str) -> None:
+    """Ids are stored and replayed: computing them without `uuid.uuid5` must not move one."""
+    assert denial_id_for(*parts) == uuid5(UUID("6f0c1d52-5a43-4c61-9a0e-2f1e8e7d9b10"), name).hex
+    assert denial_id_for("AETNA", "PCN5", "90837::2026-09-10:1") == "a9e95ccb42105a278971fe3af889cb79"
+
+
+def test_a_receipt_derives_its_id_from_its_fields_as_written_around_blanks() -> None:
+    """The id is derived from the validated fields: padding a person might send is no part of it."""
+    doc = received_doc(5)
+    padded = {**doc, "data": {**doc["data"], "payer_id": " AETNA ", "line_key": " K1 ", "modifiers": [" GT"]}}
+    plain = {**doc, "data": {**doc["data"], "line_key": "K1", "modifiers": ["GT"]}}
+    assert decode(_raw(padded)).denial_id == decode(_raw(plain)).denial_id == denial_id_for("AETNA", "PCN5", "K1")
+    assert parse(json.loads(_raw(padded))).denial_id == decode(_raw(plain)).denial_id
 
 
 def test_a_receipt_logged_before_claim_line_identity_still_parses_under_its_old_id() -> None:
