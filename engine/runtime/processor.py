@@ -55,6 +55,9 @@ class BatchResult:
     #: the denials the batch inserted or changed, as they stand after it (what a batch worked
     #: while this one's write is in flight reads in their place: `Processor.process_ahead`)
     denials: dict[str, SimpleNamespace] = field(default_factory=dict)
+    #: the open-work count of each owner the batch moved, as it left it: laid over what a batch
+    #: worked ahead reads as counts, not changes, so a read after this write committed is right too
+    open_work: dict[str, int] = field(default_factory=dict)
 
     def recorded(self) -> dict[str, tuple[str | None, str]]:
         """The event ids the batch records in `processed_events`, with digest and outcome."""
@@ -200,7 +203,8 @@ class Processor:
         """The batch's result, worked while ``after``, the batch before it, may still be being
         written (the pipelined worker): the store is read with ``after`` laid over it (the
         denials it changed, the ids it recorded, the open work it moved), so the result is the
-        one the batch would have once ``after`` committed. None for a batch holding events
+        one the batch would have once ``after`` committed, whether or not it has by the time
+        the store is read (each overlay is what ``after`` left, not what it changed). None for a batch holding events
         outside the denials (prevention), whose reads no overlay covers: it goes the sequential way."""
         try:
             return self._work(conn, messages, None, after, ahead=True)
@@ -258,8 +262,8 @@ class Processor:
         patients = {(d.payer_id, d.patient.member_id) for d in receipts if d.patient.member_id}
         result = BatchResult(now)
         open_work = store.open_work(conn)
-        for owner, change in after.write.workload.items() if after is not None else ():
-            open_work[owner] = open_work.get(owner, 0) + change
+        if after is not None:
+            open_work.update(after.open_work)
         context = Context({}, open_work)
         self._prevention = PreventionBatch(
             conn, valid, patients, self.policy.auth_rules, self.topics, result.write, context.authorizations
@@ -296,6 +300,7 @@ class Processor:
                 result.applied += 1
             done[key] = (digest, outcome)
         self._collect_denials(result, loaded, current, now)
+        result.open_work = {owner: context.open_work[owner] for owner in result.write.workload}
         return result
 
     @staticmethod

@@ -5,6 +5,7 @@ and all), same processed ids and open-work counts, on SQLite and PostgreSQL."""
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
 
 from engine.demo.feed import demo_events
@@ -61,21 +62,27 @@ def _second_store(engine: Engine, template: Path, tmp_path: Path) -> Engine:
     return engine
 
 
+@pytest.mark.parametrize("landed_first", [False, True], ids=["write-in-flight", "write-committed-before-the-read"])
 def test_batches_worked_ahead_of_their_writes_end_as_worked_in_turn(
-    engine: Engine, sqlite_template: Path, tmp_path: Path
+    engine: Engine, sqlite_template: Path, tmp_path: Path, landed_first: bool
 ) -> None:
+    """``landed_first``: the write in flight commits before the next batch reads the store (the
+    writer can finish at any moment), so what is laid over is in the store already."""
     batches = [inbound(b, start=100 * n) for n, b in enumerate(_batches())]
-    for batch in batches:
-        commit(engine, batch)
+    counts = [commit(engine, batch)[0].open_work for batch in batches]
     in_turn = _stored(engine)
     engine = _second_store(engine, sqlite_template, tmp_path)
 
     in_flight: BatchResult | None = None
-    for batch in batches:  # batch N+1 is worked before batch N is written
+    counts_ahead = []
+    for batch in batches:  # batch N+1 is worked over batch N, written after it or before it reads
+        if landed_first and in_flight is not None:
+            _written(engine, in_flight)
         with engine.connect() as conn:
             ahead = PROCESSOR.process_ahead(conn, batch, in_flight)
         assert ahead is not None
-        if in_flight is not None:
+        counts_ahead.append(ahead.open_work)
+        if not landed_first and in_flight is not None:
             _written(engine, in_flight)
         in_flight = ahead
     assert in_flight is not None
@@ -83,6 +90,7 @@ def test_batches_worked_ahead_of_their_writes_end_as_worked_in_turn(
 
     pipelined = _stored(engine)
     assert pipelined == in_turn
+    assert counts_ahead == counts and any(counts), "each batch saw the open work the one before it left"
     processed = {r["event_id"]: r["outcome"] for r in pipelined["processed"]}
     assert processed["touch-before-its-denial"] == "applied"  # the refusal in flight was reclaimed
     assert len(processed) == sum(len(b) for b in batches) - 2  # two ids came twice: the resend and the redelivery
