@@ -4,7 +4,7 @@ A PostgreSQL batch spends about a third of its time in its write (COPY, the upda
 commit), most of it waiting on the server. Here that write is handed to one writer thread,
 and the next batch is worked meanwhile on a read connection, with the batch in flight laid
 over what it reads (`Processor.process_ahead`): the denials it changed, the event ids it
-recorded, the open work it moved. The commit order per batch is unchanged: its transaction
+recorded, the open work it left. The commit order per batch is unchanged: its transaction
 commits, then its offsets. Each batch's write waits for the one before it to commit.
 
 Whatever goes wrong falls back to the sequential path, which knows every case: a write that

@@ -202,7 +202,7 @@ class Processor:
     def process_ahead(self, conn: Connection, messages: list[Inbound], after: BatchResult | None) -> BatchResult | None:
         """The batch's result, worked while ``after``, the batch before it, may still be being
         written (the pipelined worker): the store is read with ``after`` laid over it (the
-        denials it changed, the ids it recorded, the open work it moved), so the result is the
+        denials it changed, the ids it recorded, the open work it left), so the result is the
         one the batch would have once ``after`` committed, whether or not it has by the time
         the store is read (each overlay is what ``after`` left, not what it changed). None for a batch holding events
         outside the denials (prevention), whose reads no overlay covers: it goes the sequential way."""
