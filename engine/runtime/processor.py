@@ -204,8 +204,9 @@ class Processor:
         written (the pipelined worker): the store is read with ``after`` laid over it (the
         denials it changed, the ids it recorded, the open work it left), so the result is the
         one the batch would have once ``after`` committed, whether or not it has by the time
-        the store is read (each overlay is what ``after`` left, not what it changed). None for a batch holding events
-        outside the denials (prevention), whose reads no overlay covers: it goes the sequential way."""
+        the store is read (each overlay is what ``after`` left, not what it changed). None for
+        a batch holding events outside the denials (prevention), whose reads no overlay covers:
+        it goes the sequential way."""
         try:
             return self._work(conn, messages, None, after, ahead=True)
         except _Sequential:
