@@ -52,8 +52,9 @@ def legacy_denial_id_for(payer_id: str, claim_control_number: str, line: int) ->
 
 
 def receipt_denial_id(data: dict[str, Any]) -> str:
-    """The denial id a receipt's (or paid line's) data resolves to, read from the raw data
-    (it runs before validation, on every receipt: no second pass over the model)."""
+    """The denial id a receipt's (or paid line's) data resolves to: from a raw document (the
+    demo feed, tests) or from a validated event's fields (`vars(event.data)`), alike, since
+    each value is read as its stripped text."""
     key = _text(data.get("line_key"))
     if not key:
         modifiers = [_text(m) for m in data.get("modifiers") or ()]
