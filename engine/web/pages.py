@@ -165,10 +165,12 @@ def dashboard(request: Request, who: Reader, scope: QueryScope) -> HTMLResponse:
 def _denial_page(request: Request, who: Any, denial_id: str, event_id: str | None = None, status: int = 200,
                  error: Any = None) -> HTMLResponse:  # fmt: skip
     with request.app.state.engine.connect() as conn:
+        # the outcome first: each read sees the latest commit, so a denial read after "applied"
+        # shows the event's change (read before it, a commit between could leave the page stale)
+        outcome = event_outcome(conn, event_id) if event_id else None
         denial = stored(conn, denial_id)
         entries, unreadable = readable_history(conn, denial.id)
         view = denial_json(denial, entries, today(request), phi=who.role in SEES_PHI)
-        outcome = event_outcome(conn, event_id) if event_id else None
     return _render(request, "denial.html", status, who=who, d=view, codes=codes_explained(denial), outcome=outcome,
                    actions=available(denial, who, request.app.state.clock()), error=error, unreadable=unreadable,
                    escalation=(denial.outcome or {}).get("escalation"))  # fmt: skip
